@@ -1,0 +1,43 @@
+"""Domain errors. Adapters raise them; each handler maps them to an answer in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sgrevert.model import ChangeRecord
+
+
+class SgrevertError(Exception):
+    """Base class for errors the handlers know how to explain."""
+
+
+class ConfigError(SgrevertError):
+    """A setting is missing or malformed; the message names it."""
+
+
+class UnknownChange(SgrevertError):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"no recorded change with event id {event_id!r}")
+        self.event_id = event_id
+
+
+class AlreadyDecided(SgrevertError):
+    """A conditional transition lost: someone else decided first (or it is in another state)."""
+
+    def __init__(self, record: ChangeRecord) -> None:
+        who = record.decided_by or "nobody"
+        super().__init__(f"change {record.event_id} is already {record.state.value} (by {who})")
+        self.record = record
+
+
+class NotDecidable(SgrevertError):
+    """Revoke/Modify calls are posted for information; there is nothing to approve or deny."""
+
+    def __init__(self, record: ChangeRecord) -> None:
+        super().__init__(f"change {record.event_id} ({record.change.event_name}) is informational")
+        self.record = record
+
+
+class LakeQueryError(SgrevertError):
+    """A CloudTrail Lake query ended FAILED/CANCELLED/TIMED_OUT or did not finish in time."""

@@ -1,0 +1,229 @@
+"""The domain: a security-group change, the rules it touched and its review state.
+
+Pure data, no AWS or Slack. Every adapter converts to and from these types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+REVERTIBLE_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"})
+INFO_EVENTS = frozenset(
+    {"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress", "ModifySecurityGroupRules"}
+)
+WATCHED_EVENTS = REVERTIBLE_EVENTS | INFO_EVENTS
+
+
+class Direction(StrEnum):
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+
+class SourceKind(StrEnum):
+    CIDR_IPV4 = "cidr_ipv4"
+    CIDR_IPV6 = "cidr_ipv6"
+    PREFIX_LIST = "prefix_list"
+    GROUP = "group"
+
+
+class State(StrEnum):
+    """Review state of a change; see ARCHITECTURE.md "State of a change"."""
+
+    PENDING = "PENDING"  # revertible, waiting for a decision (allowed by default)
+    INFO = "INFO"  # Revoke/Modify: posted for information, nothing to decide
+    APPROVED = "APPROVED"
+    DENIED = "DENIED"  # decided; the revert is in progress
+    REVERTED = "REVERTED"
+    REVERT_FAILED = "REVERT_FAILED"
+
+
+DECIDED_STATES = frozenset({State.APPROVED, State.DENIED, State.REVERTED})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One security-group rule: a single source for a single protocol/port range."""
+
+    direction: Direction
+    protocol: str  # "tcp", "udp", "icmp", "icmpv6", "-1" (all) or an IANA number
+    from_port: int | None  # None when the protocol has no ports (-1); icmp: type
+    to_port: int | None  # icmp: code
+    source_kind: SourceKind
+    source: str  # CIDR, prefix list id or group id
+    rule_id: str | None = None  # sgr-...; None when CloudTrail did not return one
+    source_account: str | None = None  # owner of a referenced group, when given
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction.value,
+            "protocol": self.protocol,
+            "from_port": self.from_port,
+            "to_port": self.to_port,
+            "source_kind": self.source_kind.value,
+            "source": self.source,
+            "rule_id": self.rule_id,
+            "source_account": self.source_account,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rule:
+        return cls(
+            direction=Direction(data["direction"]),
+            protocol=str(data["protocol"]),
+            from_port=_opt_int(data.get("from_port")),
+            to_port=_opt_int(data.get("to_port")),
+            source_kind=SourceKind(data["source_kind"]),
+            source=str(data["source"]),
+            rule_id=data.get("rule_id"),
+            source_account=data.get("source_account"),
+            description=data.get("description"),
+        )
+
+    @property
+    def ports(self) -> str:
+        """Human form of the port range: "22", "8000-8100", "all"."""
+        if self.protocol == "-1" or self.from_port is None:
+            return "all"
+        if self.protocol in ("icmp", "icmpv6"):
+            if self.from_port == -1:
+                return "all"
+            return f"type {self.from_port}" + (
+                f" code {self.to_port}" if self.to_port not in (None, -1) else ""
+            )
+        if self.from_port == self.to_port or self.to_port is None:
+            return str(self.from_port)
+        if self.from_port == 0 and self.to_port == 65535:
+            return "all"
+        return f"{self.from_port}-{self.to_port}"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made the call, as CloudTrail saw it."""
+
+    arn: str
+    type: str  # IAMUser, AssumedRole, Root, AWSService, ...
+    session_issuer: str | None = None  # role ARN behind an assumed-role session
+    invoked_by: str | None = None  # AWS service acting on the caller's behalf
+    source_ip: str | None = None
+    user_agent: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "arn": self.arn,
+            "type": self.type,
+            "session_issuer": self.session_issuer,
+            "invoked_by": self.invoked_by,
+            "source_ip": self.source_ip,
+            "user_agent": self.user_agent,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Actor:
+        return cls(
+            arn=str(data["arn"]),
+            type=str(data["type"]),
+            session_issuer=data.get("session_issuer"),
+            invoked_by=data.get("invoked_by"),
+            source_ip=data.get("source_ip"),
+            user_agent=data.get("user_agent"),
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One CloudTrail event: a call that changed one security group."""
+
+    event_id: str
+    event_name: str
+    event_time: datetime  # timezone-aware, UTC
+    account: str  # recipientAccountId: the account that owns the group
+    region: str
+    group_id: str
+    actor: Actor
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+    group_name: str | None = None
+    vpc_id: str | None = None
+    partition: str = "aws"
+
+    @property
+    def revertible(self) -> bool:
+        return self.event_name in REVERTIBLE_EVENTS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "event_time": iso(self.event_time),
+            "account": self.account,
+            "region": self.region,
+            "group_id": self.group_id,
+            "group_name": self.group_name,
+            "vpc_id": self.vpc_id,
+            "partition": self.partition,
+            "actor": self.actor.to_dict(),
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            event_id=str(data["event_id"]),
+            event_name=str(data["event_name"]),
+            event_time=parse_time(str(data["event_time"])),
+            account=str(data["account"]),
+            region=str(data["region"]),
+            group_id=str(data["group_id"]),
+            group_name=data.get("group_name"),
+            vpc_id=data.get("vpc_id"),
+            partition=str(data.get("partition") or "aws"),
+            actor=Actor.from_dict(data["actor"]),
+            rules=tuple(Rule.from_dict(r) for r in data.get("rules", [])),
+        )
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """A change as stored: the change plus where it was posted and how it was decided."""
+
+    change: Change
+    state: State
+    recorded_at: datetime
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    decided_by: str | None = None  # Slack user id, or "cli:<principal>" / "policy:<rule>"
+    decided_at: datetime | None = None
+    outcome: str | None = None  # what the revert did, or why it failed
+
+    @property
+    def event_id(self) -> str:
+        return self.change.event_id
+
+    @property
+    def posted(self) -> bool:
+        return self.slack_ts is not None
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    return int(value)
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 with a Z, the form CloudTrail uses and that sorts as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse CloudTrail's `2026-11-27T10:00:00Z` (and Lake's `2026-11-27 10:00:00.000`)."""
+    cleaned = text.strip().replace("Z", "+00:00").replace(" ", "T", 1)
+    moment = datetime.fromisoformat(cleaned)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

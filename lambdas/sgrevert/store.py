@@ -1,0 +1,304 @@
+"""DynamoDB adapter: change records, their state transitions and the detector watermark.
+
+Every transition is a conditional write, so two clicks, a retried Lambda or two
+detector runs can never apply the same step twice. A lost condition becomes a
+domain error (`AlreadyDecided`, `UnknownChange`, `NotDecidable`).
+
+Item layout (one table, partition key `pk`):
+- `change#<eventID>`: one per CloudTrail event; `change` holds the Change as JSON,
+  `state` the review state; `unposted` is present until the Slack post succeeded
+  (a sparse index, so retrying failed posts is a cheap query).
+- `watermark#<name>`: how far a detection path has fully handled events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from sgrevert.errors import AlreadyDecided, NotDecidable, UnknownChange
+from sgrevert.model import Change, ChangeRecord, State, iso, parse_time
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+DEFAULT_TABLE_NAME = "secgrouprequests"
+TTL_ATTRIBUTE = "expires_at"
+UNPOSTED_INDEX = "unposted"
+STATE_INDEX = "by_state"
+DEFAULT_RETENTION = timedelta(days=90)
+
+
+def table_definition(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
+    """Keyword arguments for DynamoDB `create_table`: the single source of the table's shape.
+
+    The TTL attribute is `TTL_ATTRIBUTE` (set with `update_time_to_live`, which
+    `create_table` cannot do). The CDK construct is checked against this in tests.
+    """
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "unposted", "AttributeType": "S"},
+            {"AttributeName": "state", "AttributeType": "S"},
+            {"AttributeName": "event_time", "AttributeType": "S"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": UNPOSTED_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "unposted", "KeyType": "HASH"},
+                    {"AttributeName": "event_time", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": STATE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "state", "KeyType": "HASH"},
+                    {"AttributeName": "event_time", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+    }
+
+
+def create_table(dynamodb_client: Any, table_name: str = DEFAULT_TABLE_NAME) -> None:
+    """Create the table as deployed (used by tests, the sandbox and the CLI's local mode)."""
+    dynamodb_client.create_table(**table_definition(table_name))
+    dynamodb_client.get_waiter("table_exists").wait(TableName=table_name)
+    dynamodb_client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+
+
+def _change_key(event_id: str) -> dict[str, str]:
+    return {"pk": f"change#{event_id}"}
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def record_from_item(item: dict[str, Any]) -> ChangeRecord:
+    decided_at = item.get("decided_at")
+    return ChangeRecord(
+        change=Change.from_dict(json.loads(str(item["change"]))),
+        state=State(str(item["state"])),
+        recorded_at=parse_time(str(item["recorded_at"])),
+        slack_channel=item.get("slack_channel"),
+        slack_ts=item.get("slack_ts"),
+        decided_by=item.get("decided_by"),
+        decided_at=parse_time(str(decided_at)) if decided_at else None,
+        outcome=item.get("outcome"),
+    )
+
+
+class ChangeStore:
+    """Change records and watermarks in one DynamoDB table (boto3 resource `Table` injected)."""
+
+    def __init__(self, table: Table, retention: timedelta = DEFAULT_RETENTION) -> None:
+        self._table = table
+        self._retention = retention
+
+    # -- detection -------------------------------------------------------------------------
+
+    def record_new(self, change: Change, now: datetime) -> bool:
+        """Record a change once. False when its eventID was already recorded."""
+        state = State.PENDING if change.revertible else State.INFO
+        item: dict[str, Any] = {
+            **_change_key(change.event_id),
+            "event_id": change.event_id,
+            "change": json.dumps(change.to_dict(), sort_keys=True),
+            "state": state.value,
+            "event_time": iso(change.event_time),
+            "account": change.account,
+            "region": change.region,
+            "group_id": change.group_id,
+            "recorded_at": iso(now),
+            "updated_at": iso(now),
+            "unposted": "1",
+            TTL_ATTRIBUTE: int((now + self._retention).timestamp()),
+        }
+        try:
+            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def unposted_ids(self) -> list[str]:
+        """Event ids of recorded changes whose Slack post has not succeeded yet, oldest first."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "IndexName": UNPOSTED_INDEX,
+            "KeyConditionExpression": "unposted = :one",
+            "ExpressionAttributeValues": {":one": "1"},
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            ids.extend(str(item["pk"]).removeprefix("change#") for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return ids
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def claim_post(self, event_id: str, now: datetime, lease: timedelta) -> bool:
+        """Take the right to post a change for `lease`, so concurrent runs never both post it."""
+        try:
+            self._table.update_item(
+                Key=_change_key(event_id),
+                UpdateExpression="SET post_claim_until = :until",
+                ConditionExpression=(
+                    "attribute_exists(unposted) AND "
+                    "(attribute_not_exists(post_claim_until) OR post_claim_until < :now)"
+                ),
+                ExpressionAttributeValues={":until": iso(now + lease), ":now": iso(now)},
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def release_claim(self, event_id: str) -> None:
+        """Give a claim back after a failed post so the next run retries at once."""
+        self._table.update_item(
+            Key=_change_key(event_id),
+            UpdateExpression="REMOVE post_claim_until",
+            ConditionExpression="attribute_exists(pk)",
+        )
+
+    def mark_posted(self, event_id: str, channel: str, ts: str, now: datetime) -> None:
+        self._table.update_item(
+            Key=_change_key(event_id),
+            UpdateExpression=(
+                "SET slack_channel = :c, slack_ts = :ts, updated_at = :now "
+                "REMOVE unposted, post_claim_until"
+            ),
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":c": channel, ":ts": ts, ":now": iso(now)},
+        )
+
+    def get_watermark(self, name: str) -> datetime | None:
+        item = self._table.get_item(Key={"pk": f"watermark#{name}"}, ConsistentRead=True).get(
+            "Item"
+        )
+        return parse_time(str(item["watermark"])) if item else None
+
+    def set_watermark(self, name: str, moment: datetime) -> None:
+        """Advance (never rewind) a watermark; a slower concurrent run cannot move it back."""
+        try:
+            self._table.put_item(
+                Item={"pk": f"watermark#{name}", "watermark": iso(moment)},
+                ConditionExpression="attribute_not_exists(pk) OR watermark < :new",
+                ExpressionAttributeValues={":new": iso(moment)},
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+
+    # -- review ----------------------------------------------------------------------------
+
+    def get(self, event_id: str) -> ChangeRecord | None:
+        item = self._table.get_item(Key=_change_key(event_id), ConsistentRead=True).get("Item")
+        return record_from_item(item) if item else None
+
+    def require(self, event_id: str) -> ChangeRecord:
+        record = self.get(event_id)
+        if record is None:
+            raise UnknownChange(event_id)
+        return record
+
+    def decide(self, event_id: str, decision: State, user: str, now: datetime) -> ChangeRecord:
+        """PENDING -> APPROVED/DENIED (and REVERT_FAILED -> DENIED, a retried Deny).
+
+        Raises UnknownChange, NotDecidable (informational change) or AlreadyDecided.
+        """
+        if decision not in (State.APPROVED, State.DENIED):
+            raise ValueError(f"not a decision: {decision}")
+        allowed = [State.PENDING]
+        if decision is State.DENIED:
+            allowed.append(State.REVERT_FAILED)
+        values: dict[str, Any] = {
+            ":new": decision.value,
+            ":user": user,
+            ":now": iso(now),
+            **{f":from{i}": s.value for i, s in enumerate(allowed)},
+        }
+        condition = "#state IN (" + ", ".join(f":from{i}" for i in range(len(allowed))) + ")"
+        try:
+            result = self._table.update_item(
+                Key=_change_key(event_id),
+                UpdateExpression=(
+                    "SET #state = :new, decided_by = :user, decided_at = :now, updated_at = :now "
+                    "REMOVE outcome"
+                ),
+                ConditionExpression=f"attribute_exists(pk) AND {condition}",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            current = self.require(event_id)
+            if current.state is State.INFO:
+                raise NotDecidable(current) from None
+            raise AlreadyDecided(current) from None
+        return record_from_item(result["Attributes"])
+
+    def finish_revert(
+        self, event_id: str, succeeded: bool, outcome: str, now: datetime
+    ) -> ChangeRecord:
+        """DENIED -> REVERTED / REVERT_FAILED with what happened. AlreadyDecided if not DENIED."""
+        new_state = State.REVERTED if succeeded else State.REVERT_FAILED
+        try:
+            result = self._table.update_item(
+                Key=_change_key(event_id),
+                UpdateExpression="SET #state = :new, outcome = :outcome, updated_at = :now",
+                ConditionExpression="attribute_exists(pk) AND #state = :denied",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":new": new_state.value,
+                    ":outcome": outcome,
+                    ":now": iso(now),
+                    ":denied": State.DENIED.value,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            raise AlreadyDecided(self.require(event_id)) from None
+        return record_from_item(result["Attributes"])
+
+    # -- listing (operators) ---------------------------------------------------------------
+
+    def by_state(self, state: State, since: datetime | None = None) -> Iterator[ChangeRecord]:
+        """Changes in one state, oldest first, optionally only events at or after `since`."""
+        key = "#state = :s"
+        values: dict[str, Any] = {":s": state.value}
+        if since is not None:
+            key += " AND event_time >= :since"
+            values[":since"] = iso(since)
+        kwargs: dict[str, Any] = {
+            "IndexName": STATE_INDEX,
+            "KeyConditionExpression": key,
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": values,
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            yield from (record_from_item(item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

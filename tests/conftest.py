@@ -1,0 +1,79 @@
+"""Shared fixtures: a moto server per test session, reset before every test.
+
+Handlers reach moto over HTTP through `AWS_ENDPOINT_URL`, exactly as they reach AWS,
+so no test patches our own code. Services moto lacks get their own endpoint
+variables (`AWS_ENDPOINT_URL_CLOUDTRAIL`, ...) pointing at the sandbox stand-ins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from aws_lambda_powertools.utilities import parameters
+from moto.server import ThreadedMotoServer
+
+from sgrevert import store
+
+REGION = "eu-west-1"
+SECURITY_ACCOUNT = "123456789012"  # moto's default account: where the stack runs
+BOT_TOKEN = "xoxb-test-token"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    saved = dict(os.environ)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's dummy credentials
+        AWS_SESSION_TOKEN="testing",  # noqa: S105
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_ENDPOINT_URL=url,
+    )
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        os.environ.pop(name, None)
+    try:
+        yield url
+    finally:
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
+def aws(moto_url: str) -> Iterator[str]:
+    """A clean moto (all accounts, all regions) and cold secret caches for each test."""
+    requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
+    parameters.clear_caches()
+    yield moto_url
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def table_name(aws: str) -> str:
+    store.create_table(boto3.client("dynamodb"), store.DEFAULT_TABLE_NAME)
+    return store.DEFAULT_TABLE_NAME
+
+
+@pytest.fixture
+def change_store(table_name: str) -> store.ChangeStore:
+    return store.ChangeStore(boto3.resource("dynamodb").Table(table_name))
+
+
+@pytest.fixture
+def slack_secret_arn(aws: str) -> str:
+    secret: dict[str, Any] = {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET}
+    return boto3.client("secretsmanager").create_secret(
+        Name="sgrevert/slack", SecretString=json.dumps(secret)
+    )["ARN"]
