@@ -35,8 +35,8 @@ def moto_url() -> Iterator[str]:
     saved = dict(os.environ)
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's dummy credentials
-        AWS_SESSION_TOKEN="testing",  # noqa: S105
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
         AWS_REGION=REGION,
         AWS_DEFAULT_REGION=REGION,
         AWS_ENDPOINT_URL=url,
