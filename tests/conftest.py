@@ -19,11 +19,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto.server import ThreadedMotoServer
 
 from sgrevert import store
-
-REGION = "eu-west-1"
-SECURITY_ACCOUNT = "123456789012"  # moto's default account: where the stack runs
-BOT_TOKEN = "xoxb-test-token"
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+from tests.support import BOT_TOKEN, REGION, SIGNING_SECRET
 
 
 @pytest.fixture(scope="session")
