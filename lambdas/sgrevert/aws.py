@@ -26,3 +26,26 @@ def session() -> boto3.Session:
 def client(service: str, boto_session: boto3.Session | None = None, **kwargs: Any) -> Any:
     """A client with sgrevert's retry policy (typed at the call site)."""
     return (boto_session or session()).client(service, config=RETRY_CONFIG, **kwargs)  # type: ignore[call-overload]
+
+
+def assumed_session(
+    role_arn: str, session_name: str, base: boto3.Session | None = None
+) -> boto3.Session:
+    """A session holding temporary credentials for `role_arn`, assumed from `base`.
+
+    Region and endpoints still come from the environment, so chained sessions
+    reach the same (real or local) services as the caller.
+    """
+    sts = client("sts", base)
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=(base or session()).region_name,
+    )
+
+
+def table(name: str, boto_session: boto3.Session | None = None) -> Any:
+    """The DynamoDB `Table` resource with sgrevert's retry policy."""
+    return (boto_session or session()).resource("dynamodb", config=RETRY_CONFIG).Table(name)

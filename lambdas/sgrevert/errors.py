@@ -41,3 +41,11 @@ class NotDecidable(SgrevertError):
 
 class LakeQueryError(SgrevertError):
     """A CloudTrail Lake query ended FAILED/CANCELLED/TIMED_OUT or did not finish in time."""
+
+
+class SlackUnavailable(SgrevertError):
+    """Slack could not be reached or answered 5xx/429 after retries: try again next run."""
+
+
+class SlackRejected(SgrevertError):
+    """Slack answered `ok: false` for this message (bad channel, invalid blocks...)."""

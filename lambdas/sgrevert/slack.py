@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+from urllib.error import URLError
 
 from aws_lambda_powertools.utilities import parameters
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from sgrevert.errors import ConfigError
+from sgrevert.errors import ConfigError, SlackRejected, SlackUnavailable
 from sgrevert.settings import SlackSettings
 
 SECRET_MAX_AGE_SECONDS = 300  # rotate the secret and warm Lambdas pick it up within 5 minutes
@@ -40,3 +43,30 @@ def web_client(
     client = WebClient(token=credentials.bot_token, base_url=settings.api_url, timeout=10)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries))
     return client
+
+
+class ChannelPoster:
+    """Posts messages to one channel; turns slack_sdk failures into the two domain errors."""
+
+    def __init__(self, client: WebClient, channel: str) -> None:
+        self._client = client
+        self._channel = channel
+
+    def post(self, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
+        """Post and return (channel id, ts)."""
+        try:
+            response = self._client.chat_postMessage(
+                channel=self._channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as error:
+            status = error.response.status_code
+            if status == 429 or status >= 500:
+                raise SlackUnavailable(f"Slack answered HTTP {status}") from error
+            raise SlackRejected(str(error.response.get("error") or f"HTTP {status}")) from error
+        except (OSError, URLError) as error:  # timeouts and refused connections
+            raise SlackUnavailable(f"Slack unreachable: {error}") from error
+        return str(response["channel"]), str(response["ts"])

@@ -1,0 +1,69 @@
+"""Settings fail at cold start with an error that names the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from sgrevert.errors import ConfigError
+from sgrevert.settings import DetectSettings, RespondSettings
+
+DETECT = {
+    "TABLE_NAME": "secgrouprequests",
+    "SLACK_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sgrevert/slack-AbCdEf",
+    "SLACK_CHANNEL_ID": "C0123ABCD",
+    "EVENT_DATA_STORE": "arn:aws:cloudtrail:eu-west-1:999988887777:eventdatastore/EXAMPLE-f852-4e8f",
+}
+
+
+def test_detector_defaults_apply_and_an_arn_store_becomes_its_id() -> None:
+    settings = DetectSettings.from_env(DETECT)
+    assert settings.lookback_minutes == 20
+    assert settings.slack.api_url == "https://slack.com/api/"
+    assert settings.lake_read_role_arn is None
+    assert settings.event_data_store_id == "EXAMPLE-f852-4e8f"
+
+
+@pytest.mark.parametrize("missing", sorted(DETECT))
+def test_each_missing_detector_setting_is_named(missing: str) -> None:
+    env = {k: v for k, v in DETECT.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        DetectSettings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOOKBACK_MINUTES", "0"),
+        ("LOOKBACK_MINUTES", "twenty"),
+        ("LAKE_READ_ROLE_ARN", "not-an-arn"),
+        ("SLACK_API_URL", "slack.com/api"),
+        ("SLACK_CHANNEL_ID", "#security"),
+        ("EVENT_DATA_STORE", "store with spaces"),
+    ],
+)
+def test_a_malformed_detector_setting_is_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        DetectSettings.from_env({**DETECT, name: value})
+
+
+def test_responder_settings_parse_approvers_and_a_spoke_role_with_a_path() -> None:
+    settings = RespondSettings.from_env(
+        {
+            "TABLE_NAME": "t",
+            "SLACK_SECRET_ARN": "s",
+            "SPOKE_ROLE_NAME": "security/spoke-001",
+            "APPROVERS": "U012AB3CD, W0ABCDEF1",
+            "SLACK_API_URL": "http://127.0.0.1:9999/api",
+        }
+    )
+    assert settings.spoke_role_name == "security/spoke-001"
+    assert settings.approvers == frozenset({"U012AB3CD", "W0ABCDEF1"})
+    assert settings.slack.api_url == "http://127.0.0.1:9999/api/"
+    assert settings.hub_role_arn is None
+
+
+def test_responder_spoke_role_defaults_and_bad_approvers_are_named() -> None:
+    base = {"TABLE_NAME": "t", "SLACK_SECRET_ARN": "s"}
+    assert RespondSettings.from_env(base).spoke_role_name == "spoke-001"
+    with pytest.raises(ConfigError, match="APPROVERS"):
+        RespondSettings.from_env({**base, "APPROVERS": "alice"})
