@@ -1,0 +1,302 @@
+"""The Slack Web API stand-in, driven only through slack_sdk's WebClient (and plain HTTP for
+response URLs, as Slack's own clients post them)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from sandbox.slack_api import SlackStandIn
+from tests.support import BOT_TOKEN
+
+CHANNEL = "C0SECURITY"
+SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*sg-0001*: 0.0.0.0/0 on 22"}}
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn(bot_token=BOT_TOKEN) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def client(slack: SlackStandIn) -> WebClient:
+    return WebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5)
+
+
+def slack_error(error: pytest.ExceptionInfo[SlackApiError]) -> tuple[int, str]:
+    return error.value.response.status_code, str(error.value.response["error"])
+
+
+def test_a_post_is_recorded_and_answered_like_slack(slack: SlackStandIn, client: WebClient) -> None:
+    # When a message with blocks is posted
+    answer = client.chat_postMessage(channel=CHANNEL, text="New rule on sg-0001", blocks=[SECTION])
+    # Then Slack's answer carries the channel, a ts and the message
+    assert answer["ok"] is True
+    assert answer["channel"] == CHANNEL
+    assert answer["ts"] == "1700000000.000100"
+    assert answer["message"]["text"] == "New rule on sg-0001"
+    assert answer["message"]["blocks"] == [SECTION]
+    # And the stand-in recorded it
+    [posted] = slack.posted
+    assert (posted.channel, posted.ts, posted.text, posted.blocks) == (
+        CHANNEL,
+        answer["ts"],
+        "New rule on sg-0001",
+        [SECTION],
+    )
+    assert slack.calls[0][0] == "chat.postMessage"
+    # And the next message gets a later ts, in the thread when asked
+    reply = client.chat_postMessage(channel=CHANNEL, text="detail", thread_ts=answer["ts"])
+    assert reply["ts"] > answer["ts"]
+    assert slack.posted[1].thread_ts == answer["ts"]
+
+
+def test_blocks_may_arrive_form_encoded_as_json_text(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    client.api_call(
+        "chat.postMessage",
+        data={"channel": CHANNEL, "text": "fallback", "blocks": json.dumps([SECTION])},
+    )
+    assert slack.posted[0].blocks == [SECTION]
+
+
+def test_an_update_changes_the_current_version(slack: SlackStandIn, client: WebClient) -> None:
+    # Given a posted message
+    ts = client.chat_postMessage(channel=CHANNEL, text="pending", blocks=[SECTION])["ts"]
+    # When it is updated
+    answer = client.chat_update(channel=CHANNEL, ts=ts, text="Denied by alice")
+    # Then the current version changed, the original stays in post order, the edit is recorded
+    assert answer["ts"] == ts
+    assert slack.message(CHANNEL, ts).text == "Denied by alice"
+    assert slack.message(CHANNEL, ts).blocks is None
+    assert slack.posted[0].text == "pending"
+    assert [(u.ts, u.text, u.via) for u in slack.updates] == [
+        (ts, "Denied by alice", "chat.update")
+    ]
+    assert [m.text for m in slack.messages(CHANNEL)] == ["Denied by alice"]
+
+
+def test_updating_an_unknown_message_fails(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as error:
+        client.chat_update(channel=CHANNEL, ts="1700000000.999999", text="x")
+    assert slack_error(error) == (200, "message_not_found")
+
+
+def test_an_ephemeral_is_recorded(slack: SlackStandIn, client: WebClient) -> None:
+    answer = client.chat_postEphemeral(channel=CHANNEL, user="U0BOB", text="Only admins may deny")
+    assert answer["ok"] is True
+    assert "message_ts" in answer
+    [ephemeral] = slack.ephemerals
+    assert (ephemeral.channel, ephemeral.user, ephemeral.text) == (
+        CHANNEL,
+        "U0BOB",
+        "Only admins may deny",
+    )
+    assert slack.posted == []
+
+
+def test_auth(slack: SlackStandIn, client: WebClient) -> None:
+    assert client.auth_test()["user_id"] == "U0SGREVERT"
+    with pytest.raises(SlackApiError) as error:
+        WebClient(token="xoxb-wrong", base_url=slack.api_url).chat_postMessage(
+            channel=CHANNEL, text="x"
+        )
+    assert slack_error(error) == (200, "invalid_auth")
+    with pytest.raises(SlackApiError) as error:
+        WebClient(base_url=slack.api_url).auth_test()
+    assert slack_error(error) == (200, "not_authed")
+    assert slack.posted == []
+
+
+def test_unknown_channels_and_empty_messages_are_refused(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as error:
+        client.chat_postMessage(channel="not-a-channel", text="x")
+    assert slack_error(error) == (200, "channel_not_found")
+    with pytest.warns(UserWarning, match="text"), pytest.raises(SlackApiError) as error:
+        client.chat_postMessage(channel=CHANNEL)
+    assert slack_error(error) == (200, "no_text")
+
+
+def test_only_listed_channels_exist_when_listed(slack: SlackStandIn, client: WebClient) -> None:
+    slack.channels = {CHANNEL}
+    client.chat_postMessage(channel=CHANNEL, text="x")
+    with pytest.raises(SlackApiError) as error:
+        client.chat_postMessage(channel="C0OTHER", text="x")
+    assert slack_error(error) == (200, "channel_not_found")
+
+
+@pytest.mark.parametrize(
+    ("blocks", "pointer"),
+    [
+        ([SECTION] * 51, "/blocks]"),
+        (
+            [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}],
+            "/blocks/0/fields",
+        ),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "/blocks/0/text"),
+        ([{"type": "section"}], "/blocks/0]"),
+        (
+            [
+                {
+                    "type": "actions",
+                    "elements": [
+                        {"type": "button", "text": {"type": "plain_text", "text": "D" * 76}}
+                    ],
+                }
+            ],
+            "/blocks/0/elements/0/text",
+        ),
+    ],
+)
+def test_oversize_blocks_are_invalid(
+    slack: SlackStandIn, client: WebClient, blocks: list[dict[str, Any]], pointer: str
+) -> None:
+    with pytest.raises(SlackApiError) as error:
+        client.chat_postMessage(channel=CHANNEL, text="fallback", blocks=blocks)
+    assert slack_error(error) == (200, "invalid_blocks")
+    assert pointer in error.value.response["errors"][0]
+    assert slack.posted == []
+
+
+def test_a_response_url_replaces_the_original_five_times_at_most(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    # Given a posted message and the response URL of a click on it
+    ts = client.chat_postMessage(channel=CHANNEL, text="pending")["ts"]
+    url = slack.new_response_url(CHANNEL, ts)
+    # When it is used six times
+    answers = [
+        requests.post(url, json={"replace_original": True, "text": f"edit {n}"}, timeout=5)
+        for n in range(6)
+    ]
+    # Then five edits land and the sixth is refused
+    assert [a.status_code for a in answers] == [200] * 5 + [404]
+    assert answers[0].json() == {"ok": True}
+    assert answers[5].json()["error"] == "used_url"
+    assert slack.message(CHANNEL, ts).text == "edit 4"
+    assert [u.via for u in slack.updates] == ["response_url"] * 5
+    assert [p.error for p in slack.response_url_posts] == [None] * 5 + ["used_url"]
+
+
+def test_a_response_url_expires(slack: SlackStandIn, client: WebClient) -> None:
+    ts = client.chat_postMessage(channel=CHANNEL, text="pending")["ts"]
+    url = slack.new_response_url(CHANNEL, ts)
+    slack.response_url_ttl_seconds = 0  # as if 30 minutes had passed
+    answer = requests.post(url, json={"replace_original": True, "text": "late"}, timeout=5)
+    assert (answer.status_code, answer.json()["error"]) == (404, "expired_url")
+    assert slack.message(CHANNEL, ts).text == "pending"
+
+
+def test_a_response_url_can_reply_in_channel_or_to_the_clicker(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    ts = client.chat_postMessage(channel=CHANNEL, text="pending")["ts"]
+    url = slack.new_response_url(CHANNEL, ts)
+    requests.post(url, json={"text": "only you can see this"}, timeout=5).raise_for_status()
+    requests.post(
+        url, json={"response_type": "in_channel", "text": "for everyone"}, timeout=5
+    ).raise_for_status()
+    assert [e.text for e in slack.ephemerals] == ["only you can see this"]
+    assert [m.text for m in slack.posted] == ["pending", "for everyone"]
+    requests.post(url, json={"delete_original": True}, timeout=5).raise_for_status()
+    assert slack.message(CHANNEL, ts).deleted
+
+
+def test_injected_http_errors_then_recovery(slack: SlackStandIn, client: WebClient) -> None:
+    # Given two failures of chat.postMessage
+    slack.fail("chat.postMessage", times=2, status=503)
+    # Then the first two posts fail with HTTP 503, other methods work, the third post lands
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as error:
+            client.chat_postMessage(channel=CHANNEL, text="x")
+        assert error.value.response.status_code == 503
+    client.auth_test()
+    client.chat_postMessage(channel=CHANNEL, text="x")
+    assert len(slack.posted) == 1
+
+
+def test_an_injected_slack_error(slack: SlackStandIn, client: WebClient) -> None:
+    slack.fail(error="fatal_error")
+    with pytest.raises(SlackApiError) as error:
+        client.chat_postMessage(channel=CHANNEL, text="x")
+    assert slack_error(error) == (200, "fatal_error")
+    assert slack.posted == []
+
+
+def test_server_errors_are_retried_by_the_server_error_handler(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    slack.fail("chat.postMessage", status=500)
+    client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=1))
+    client.chat_postMessage(channel=CHANNEL, text="x")
+    assert len(slack.posted) == 1
+    assert [method for method, _ in slack.calls] == ["chat.postMessage"] * 2
+
+
+def test_a_dropped_connection_is_retried_by_the_default_handler(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    slack.fail("chat.postMessage", status=0)
+    client.chat_postMessage(channel=CHANNEL, text="x")
+    assert len(slack.posted) == 1
+
+
+def test_an_outage_fails_everything_until_it_ends(slack: SlackStandIn, client: WebClient) -> None:
+    ts = client.chat_postMessage(channel=CHANNEL, text="pending")["ts"]
+    url = slack.new_response_url(CHANNEL, ts)
+    with slack.outage():
+        with pytest.raises(SlackApiError) as error:
+            client.chat_postMessage(channel=CHANNEL, text="lost?")
+        assert error.value.response.status_code == 503
+        with pytest.raises(SlackApiError):
+            client.chat_update(channel=CHANNEL, ts=ts, text="x")
+        assert requests.post(url, json={"text": "x"}, timeout=5).status_code == 503
+    client.chat_postMessage(channel=CHANNEL, text="after")
+    assert [m.text for m in slack.posted] == ["pending", "after"]
+
+
+def test_rate_limit_answers_429_with_an_honest_retry_after(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    # Given one post per five seconds per channel
+    slack.rate_limit_per_second = 0.2
+    client.chat_postMessage(channel=CHANNEL, text="first")
+    # When a second post follows at once
+    with pytest.raises(SlackApiError) as error:
+        client.chat_postMessage(channel=CHANNEL, text="second")
+    # Then it is refused with the seconds left to wait; another channel is not limited
+    assert slack_error(error) == (429, "ratelimited")
+    assert error.value.response.headers["Retry-After"] in ("4", "5")
+    assert slack.rate_limited == 1
+    client.chat_postMessage(channel="C0OTHER", text="elsewhere")
+    client.chat_update(channel=CHANNEL, ts=slack.posted[0].ts, text="updates are not limited")
+    assert [m.text for m in slack.posted] == ["first", "elsewhere"]
+
+
+def test_rate_limited_posts_are_retried_by_the_rate_limit_handler(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    # Given one post a second per channel and a client that waits out 429s
+    slack.rate_limit_per_second = 1
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    # When two posts go out back to back
+    started = time.monotonic()
+    client.chat_postMessage(channel=CHANNEL, text="one")
+    client.chat_postMessage(channel=CHANNEL, text="two")
+    # Then the second waited out the Retry-After once and both landed
+    assert time.monotonic() - started >= 1
+    assert slack.rate_limited == 1
+    assert [m.text for m in slack.posted] == ["one", "two"]
