@@ -339,6 +339,7 @@ class LakeStandIn:
         self.null_value: str | None = None
         self.statements: list[str] = []
         self.cancelled: list[str] = []
+        self.access_keys: list[str] = []  # the SigV4 access key of each request, in order
         self._lock = threading.RLock()
         self._db = duckdb.connect(":memory:")
         self._db.execute("SET TimeZone = 'UTC'")  # Lake's timestamps are UTC
@@ -682,6 +683,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target", "")
+        credential = re.search(r"Credential=([^/]+)/", self.headers.get("Authorization", ""))
+        self.server.lake.access_keys.append(credential.group(1) if credential else "")
         prefix, _, operation = target.rpartition(".")
         try:
             if self.path.split("?")[0] != "/" or not prefix.endswith(TARGET_PREFIX):
