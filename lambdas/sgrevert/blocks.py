@@ -1,0 +1,380 @@
+"""The Slack message for a change record: plain data for chat.postMessage / chat.update.
+
+Pure: takes a `ChangeRecord`, returns text and Block Kit blocks. The message always
+stays within Block Kit limits (50 blocks, 10 fields a section, 3000 characters a
+section, 150 a header) however many rules a call added, and every string that came
+from the CloudTrail record is escaped before it reaches mrkdwn.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sgrevert.cloudtrail import direction_known, is_id_only
+from sgrevert.model import Change, ChangeRecord, Direction, Rule, SourceKind, State
+
+ACTION_APPROVE = "approve"
+ACTION_DENY = "deny"
+ACTIONS_BLOCK_ID = "decision"
+
+MAX_BLOCKS = 50
+MAX_FIELDS = 10
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_TEXT = 3000
+MAX_FALLBACK_TEXT = 300
+MAX_BUTTON_VALUE = 2000
+MAX_RULE_SECTIONS = 6  # beyond ~150 rules a channel message stops being readable anyway
+
+INFO_REASON = "Removals and modifications are shown for information; there is nothing to revert."
+
+_EVENT_WORDS = {
+    "AuthorizeSecurityGroupIngress": ("inbound", "added"),
+    "AuthorizeSecurityGroupEgress": ("outbound", "added"),
+    "RevokeSecurityGroupIngress": ("inbound", "removed"),
+    "RevokeSecurityGroupEgress": ("outbound", "removed"),
+    "ModifySecurityGroupRules": ("", "modified"),
+}
+_STATE_ICONS = {
+    State.PENDING: ":large_yellow_circle:",
+    State.INFO: ":information_source:",
+    State.APPROVED: ":white_check_mark:",
+    State.DENIED: ":hourglass_flowing_sand:",
+    State.REVERTED: ":leftwards_arrow_with_hook:",
+    State.REVERT_FAILED: ":warning:",
+}
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str  # plain-text fallback: what notifications and screen readers show
+    blocks: list[dict[str, Any]]
+
+
+def message(record: ChangeRecord) -> Message:
+    """The channel message for a change in its current state."""
+    change = record.change
+    blocks: list[dict[str, Any]] = [
+        _header(record),
+        _section(_summary(change)),
+        _fields(_event_fields(change)),
+        _fields(_who_fields(change)),
+        {"type": "divider"},
+    ]
+    tail = _status_blocks(record)
+    room = MAX_BLOCKS - len(blocks) - len(tail) - 1  # one for "…and N more rules"
+    blocks += _rule_blocks(change, min(room, MAX_RULE_SECTIONS))
+    blocks += tail
+    return Message(text=_fallback(record), blocks=blocks)
+
+
+def notice(text: str) -> Message:
+    """A short reply (ephemeral or threaded). `text` is mrkdwn the caller composed."""
+    clipped = _clip(text, MAX_SECTION_TEXT)
+    return Message(text=_clip(text, MAX_FALLBACK_TEXT), blocks=[_section(clipped)])
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack treats as control sequences in mrkdwn."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def decider(decided_by: str | None) -> str:
+    """Who decided, as mrkdwn: a mention for Slack users, plain words for CLI and policy."""
+    if not decided_by:
+        return "someone"
+    if decided_by.startswith("cli:"):
+        return f"operator {_user_text(decided_by.removeprefix('cli:'), 120)} from the CLI"
+    if decided_by.startswith("policy:"):
+        return f"policy {_user_text(decided_by.removeprefix('policy:'), 120)}"
+    if _SLACK_USER.match(decided_by):
+        return f"<@{decided_by}>"
+    return _user_text(decided_by, 120)
+
+
+# -- summary ---------------------------------------------------------------------------------
+
+
+def _what(change: Change) -> str:
+    """ "3 inbound rules added", "1 rule modified"."""
+    direction, verb = _EVENT_WORDS.get(change.event_name, ("", "changed"))
+    count = len(change.rules)
+    noun = "rule" if count == 1 else "rules"
+    return " ".join(part for part in (str(count), direction, noun, verb) if part)
+
+
+def _group(change: Change, code: bool = True) -> str:
+    group = _code(change.group_id, 64) if code else _clip(change.group_id, 64)
+    if change.group_name:
+        return f"{group} ({_user_text(change.group_name, 100)})"
+    return group
+
+
+def _header(record: ChangeRecord) -> dict[str, Any]:
+    # plain_text is never parsed for mentions or links, so it needs no escaping.
+    change = record.change
+    text = f"{_what(change).capitalize()} on {change.group_id}"
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER_TEXT), "emoji": True},
+    }
+
+
+def _summary(change: Change) -> str:
+    where = f"{_group(change)} in account {_code(change.account, 32)}, {_code(change.region, 32)}"
+    if change.vpc_id:
+        where += f", VPC {_code(change.vpc_id, 64)}"
+    return f"*{_clip(_what(change).capitalize(), 80)}* on {where}"
+
+
+def _when(change: Change) -> str:
+    stamp = change.event_time.strftime("%Y-%m-%d %H:%M:%S UTC")
+    epoch = int(change.event_time.timestamp())
+    # Slack renders <!date> in each reader's timezone; the text after | is the fallback.
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time_secs}}|{stamp}>"
+
+
+def _event_fields(change: Change) -> list[str]:
+    return [
+        f"*When*\n{_when(change)}",
+        f"*API call*\n{_code(change.event_name, 64)}",
+        f"*CloudTrail event id*\n{_code(change.event_id, 80)}",
+    ]
+
+
+def _who_fields(change: Change) -> list[str]:
+    actor = change.actor
+    fields = [f"*Who*\n{_code(actor.arn, 600)}", f"*Identity type*\n{_user_text(actor.type, 64)}"]
+    if actor.session_issuer:
+        fields.append(f"*Session issuer*\n{_code(actor.session_issuer, 600)}")
+    if actor.invoked_by:
+        fields.append(f"*Invoked by*\n{_code(actor.invoked_by, 200)}")
+    if actor.source_ip:
+        fields.append(f"*Source IP*\n{_code(actor.source_ip, 200)}")
+    if actor.user_agent:
+        fields.append(f"*User agent*\n{_code(actor.user_agent, 600)}")
+    return fields
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+
+def rule_line(change: Change, rule: Rule) -> str:
+    """One rule as a mrkdwn bullet: direction, protocol and ports, source, description, id."""
+    rule_id = f" · {_code(rule.rule_id, 64)}" if rule.rule_id else ""
+    if is_id_only(rule):
+        return f"• rule {_code(rule.rule_id or 'unknown', 64)} (CloudTrail recorded only its id)"
+    what = _traffic(rule)
+    source = _source(change, rule)
+    if direction_known(change.event_name):
+        inbound = rule.direction is Direction.INGRESS
+        line = f"• *{'in' if inbound else 'out'}* {what} {'from' if inbound else 'to'} {source}"
+    else:
+        line = f"• {_code(rule.rule_id or 'rule', 64)} now allows {what} with {source}"
+        rule_id = ""
+    if rule.description:
+        line += f" — _{_user_text(rule.description, 200)}_"
+    return line + rule_id
+
+
+def _traffic(rule: Rule) -> str:
+    if rule.protocol == "-1":
+        return "`all traffic`"
+    if rule.protocol in ("tcp", "udp"):
+        return _code(f"{rule.protocol} {rule.ports}", 40)
+    if rule.protocol in ("icmp", "icmpv6"):
+        return _code(f"{rule.protocol} {rule.ports}", 40)
+    return _code(f"protocol {rule.protocol}", 40)
+
+
+def _source(change: Change, rule: Rule) -> str:
+    if rule.source_kind is SourceKind.PREFIX_LIST:
+        return f"prefix list {_code(rule.source, 80)}"
+    if rule.source_kind is SourceKind.GROUP:
+        text = f"group {_code(rule.source, 80)}"
+        if rule.source_account and rule.source_account != change.account:
+            text += f" in account {_code(rule.source_account, 32)}"
+        return text
+    text = _code(rule.source, 80)
+    return f"{text} (anywhere)" if rule.source in _ANYWHERE else text
+
+
+def _rule_blocks(change: Change, max_sections: int) -> list[dict[str, Any]]:
+    sections: list[str] = []
+    current = ""
+    shown = 0
+    for rule in change.rules:
+        line = rule_line(change, rule)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= MAX_SECTION_TEXT:
+            current = candidate
+        else:
+            if len(sections) + 1 >= max_sections:
+                break
+            sections.append(current)
+            current = _clip(line, MAX_SECTION_TEXT)
+        shown += 1
+    if current:
+        sections.append(current)
+    blocks = [_section(text) for text in sections[: max(max_sections, 0)]]
+    hidden = len(change.rules) - shown
+    if hidden > 0:
+        noun = "rule" if hidden == 1 else "rules"
+        blocks.append(
+            _context(
+                f"…and {hidden} more {noun}. The full list is in the change record "
+                f"({_code(change.event_id, 80)})."
+            )
+        )
+    return blocks
+
+
+# -- state -----------------------------------------------------------------------------------
+
+
+def _status_blocks(record: ChangeRecord) -> list[dict[str, Any]]:
+    change = record.change
+    who = decider(record.decided_by)
+    outcome = _user_text(record.outcome or "", 1500)
+    state = record.state
+    icon = _STATE_ICONS.get(state, "")
+    if state is State.PENDING:
+        return [
+            _context(
+                f"{icon} Allowed unless denied. *Deny* revokes exactly these rules "
+                f"in {_code(change.account, 32)} / {_code(change.region, 32)}."
+            ),
+            _actions(change, approve=True),
+        ]
+    if state is State.INFO:
+        return [_context(f"{icon} {INFO_REASON}")]
+    if state is State.APPROVED:
+        return [_section(f"{icon} Approved by {who}{_at(record)}.")]
+    if state is State.DENIED:
+        return [_section(f"{icon} Denied by {who}{_at(record)}; reverting…")]
+    if state is State.REVERTED:
+        return [_section(f"{icon} Denied by {who}{_at(record)}; {outcome or 'reverted.'}")]
+    # REVERT_FAILED: say what broke and offer Deny again, which retries the revert.
+    return [
+        _section(
+            f"{icon} Denied by {who}{_at(record)}, but the revert failed: "
+            f"{outcome or 'no details recorded.'}"
+        ),
+        _context(
+            "The rules may still be in place. Check that the spoke role can be assumed "
+            f"in {_code(change.account, 32)} and may revoke security-group rules in "
+            f"{_code(change.region, 32)}, then press *Deny* again to retry."
+        ),
+        _actions(change, approve=False),
+    ]
+
+
+def _at(record: ChangeRecord) -> str:
+    if record.decided_at is None:
+        return ""
+    epoch = int(record.decided_at.timestamp())
+    stamp = record.decided_at.strftime("%Y-%m-%d %H:%M UTC")
+    return f" <!date^{epoch}^{{date_short_pretty}} at {{time}}|{stamp}>"
+
+
+def _actions(change: Change, approve: bool) -> dict[str, Any]:
+    value = change.event_id[:MAX_BUTTON_VALUE]
+    label = "Deny and revert" if approve else "Retry revert"
+    count = len(change.rules)
+    noun = "rule" if count == 1 else "rules"
+    deny: dict[str, Any] = {
+        "type": "button",
+        "action_id": ACTION_DENY,
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "style": "danger",
+        "value": value,
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Revert this change?"},
+            "text": {
+                "type": "plain_text",
+                "text": _clip(
+                    f"This revokes {count} {noun} from {change.group_id} in account "
+                    f"{change.account} ({change.region}).",
+                    300,
+                ),
+            },
+            "confirm": {"type": "plain_text", "text": "Revoke"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger",
+        },
+    }
+    elements: list[dict[str, Any]] = []
+    if approve:
+        elements.append(
+            {
+                "type": "button",
+                "action_id": ACTION_APPROVE,
+                "text": {"type": "plain_text", "text": "Approve", "emoji": True},
+                "style": "primary",
+                "value": value,
+            }
+        )
+    elements.append(deny)
+    return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
+
+
+def _fallback(record: ChangeRecord) -> str:
+    change = record.change
+    who = decider(record.decided_by)
+    state = {
+        State.PENDING: "awaiting review",
+        State.INFO: "for information",
+        State.APPROVED: f"approved by {who}",
+        State.DENIED: f"denied by {who}, reverting",
+        State.REVERTED: f"denied by {who}, reverted",
+        State.REVERT_FAILED: f"denied by {who}, revert FAILED",
+    }.get(record.state, record.state.value)
+    where = (
+        f"{_user_text(change.group_id, 64)} in {_user_text(change.account, 32)} "
+        f"{_user_text(change.region, 32)}"
+    )
+    return _clip(f"{_what(change).capitalize()} on {where}: {state}", MAX_FALLBACK_TEXT)
+
+
+# -- Block Kit helpers -----------------------------------------------------------------------
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, MAX_SECTION_TEXT)}}
+
+
+def _fields(fields: list[str]) -> dict[str, Any]:
+    return {
+        "type": "section",
+        "fields": [
+            {"type": "mrkdwn", "text": _clip(field, MAX_FIELD_TEXT)}
+            for field in fields[:MAX_FIELDS]
+        ],
+    }
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": _clip(text, MAX_CONTEXT_TEXT)}],
+    }
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _user_text(text: str, limit: int) -> str:
+    """A string from the record, shortened first so escaping never cuts an entity."""
+    return escape(_clip(text, limit))
+
+
+def _code(text: str, limit: int) -> str:
+    # A backtick inside would end the code span early.
+    inner = _user_text(text.replace("`", "'"), limit)
+    return f"`{inner}`"
