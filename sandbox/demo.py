@@ -1,0 +1,361 @@
+"""`make demo`: sgrevert's whole loop on this machine, no AWS account, no Slack workspace.
+
+The story: an organization with two member accounts; people change security groups
+there (one opens SSH to the world); CloudTrail records the calls in Lake; the detector
+posts each change to Slack; an approver approves one, another denies the risky one;
+the responder reverts exactly the denied rules through the hub and spoke roles.
+
+Every step talks over HTTP to real boto3/slack_sdk clients and the real handlers.
+Exits 0 when the story ends as it should; otherwise 1, naming the step and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.org import RuleView
+from sandbox.render import Renderer
+from sandbox.servers import ALICE, BOB, MALLORY, USERS, Sandbox
+from sgrevert.model import State
+
+DEFAULT_LOG = Path(tempfile.gettempdir()) / "sgrevert-demo" / "handlers.log"
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, reason: str) -> None:
+        super().__init__(f"{step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Call:
+    """One change a person makes, and the event id CloudTrail gives it."""
+
+    label: str
+    group: str
+    who: str
+    event_id: str
+    rule_ids: tuple[str, ...]
+
+
+class Demo:
+    def __init__(self, out: Renderer, log_path: Path) -> None:
+        self.r = out
+        self.log_path = log_path
+        self.started = time.monotonic()
+
+    # -- output helpers ----------------------------------------------------------------------
+
+    def section(self, title: str) -> None:
+        elapsed = time.monotonic() - self.started
+        print()
+        print(self.r.style("header", f"== {title}") + self.r.style("dim", f"  [{elapsed:4.1f}s]"))
+
+    def line(self, text: str = "", indent: int = 2) -> None:
+        print(" " * indent + text)
+
+    def ok(self, text: str) -> None:
+        self.line(self.r.style("primary", "✓ ") + text)
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        except StepFailed:
+            raise
+        except Exception as error:  # any failure ends the story with the step's name
+            raise StepFailed(name, f"{type(error).__name__}: {error}") from error
+
+    def expect(self, step: str, condition: bool, reason: str) -> None:
+        if not condition:
+            raise StepFailed(step, reason)
+
+    # -- the story ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.section("Starting the sandbox")
+        with contextlib.ExitStack() as stack:  # on the way out: every server stopped
+            with self.step("start the sandbox"):
+                box = stack.enter_context(Sandbox(log_path=self.log_path))
+            with self.step("tell the story"):  # a failure outside a named step
+                self._run(box)
+
+    def _run(self, box: Sandbox) -> None:
+        org = box.org
+        self.line(f"moto (AWS APIs)        {box.moto_url}")
+        self.line(f"CloudTrail Lake        {box.lake.endpoint_url}")
+        self.line(f"Slack Web API          {box.slack.api_url}")
+        self.line(f"Lambda Invoke          {box.lambdas.endpoint_url}")
+        self.line(f"API Gateway (Slack's Request URL)  {box.gateway.url}")
+
+        self.section("The organization")
+        self.line(f"{org.organization_id}, management account {org.management}")
+        for account, role in (
+            (org.management, "Lake event data store, read role sgrevert-lake-read"),
+            (org.security, "sgrevert: table, Slack secret, revertsg-1/2, hub role sgrevert-hub"),
+            (org.members["member-a"], "spoke-001; VPC with security group 'web' (eu-west-1)"),
+            (org.members["member-b"], "spoke-001; VPC with security group 'db' (us-east-1)"),
+        ):
+            self.line(f"{org.name_of(account):<11} {account}  {self.r.style('dim', role)}")
+
+        web, db = org.groups["web"], org.groups["db"]
+        self.section("Changes in the member accounts (real EC2 calls to moto)")
+        calls = self._make_changes(box)
+        for call in calls:
+            self.line(f"{call.who:<22} {call.label}")
+            self.line(self.r.style("dim", f"rule ids {', '.join(call.rule_ids)}"), indent=25)
+        before = {"web": box.rules("web"), "db": box.rules("db")}
+
+        with self.step("deliver CloudTrail records to Lake"):
+            delivered = box.deliver_trail()
+        self.ok(
+            f"{delivered} CloudTrail records (built from the requests and responses) "
+            f"delivered to the event data store"
+        )
+
+        self.section("revertsg-1 runs (scheduled): Lake -> DynamoDB -> Slack")
+        with self.step("run the detector"):
+            report = box.run_detector()
+        self.line(f"window {report['window_start']} .. {report['window_end']}")
+        self.ok(
+            f"{report['rows']} rows from Lake, {report['recorded']} changes recorded, "
+            f"{report['posted']} posted to Slack"
+        )
+        self.expect(
+            "run the detector",
+            report["recorded"] == len(calls) and report["posted"] == len(calls),
+            f"expected {len(calls)} changes recorded and posted, got {report}",
+        )
+
+        self.section(f"Slack #security-changes ({box.channel})")
+        for call in calls:
+            with self.step(f"read the Slack message for {call.label}"):
+                posted = box.posted(call.event_id).message
+            self._show_message(posted.blocks, posted.text)
+
+        risky, benign, egress = calls
+        self.section("Decisions (signed Slack clicks -> API Gateway -> revertsg-2)")
+        self._click(box, benign, "approve", BOB, "approves")
+        self._click(box, risky, "deny", ALICE, "denies")
+        self._click(box, egress, "approve", MALLORY, "tries to approve")
+        with self.step("tell mallory she may not decide"):
+            told = [e for e in box.slack.ephemerals if e.user == MALLORY.id]
+            self.expect("tell mallory she may not decide", bool(told), "no ephemeral reply")
+        self.line(
+            self.r.style("dim", "only mallory sees: ") + self.r.mrkdwn(told[-1].text or ""), 4
+        )
+
+        with self.step("wait for the asynchronous revert"):
+            box.wait_for_reverts()
+        reverts = [i for i in box.lambdas.invocations if i.invocation_type == "Event"]
+        self.ok(f"the async revert ran ({len(reverts)} Event invocation of revertsg-2)")
+
+        self.section("Slack after the decisions (chat.update)")
+        expected = {
+            risky.event_id: State.REVERTED,
+            benign.event_id: State.APPROVED,
+            egress.event_id: State.PENDING,
+        }
+        for call in calls:
+            with self.step(f"check the outcome of {call.label}"):
+                record = box.record(call.event_id)
+                posted = box.posted(call.event_id).message
+            self.expect(
+                f"check the outcome of {call.label}",
+                record.state is expected[call.event_id],
+                f"state is {record.state.value}, expected {expected[call.event_id].value}"
+                + (f" ({record.outcome})" if record.outcome else ""),
+            )
+            if call is risky:
+                # The rules and the outcome: what changed in the message.
+                blocks = posted.blocks or []
+                dividers = [i for i, b in enumerate(blocks) if b.get("type") == "divider"]
+                self.line(f"{self.r.style('bold', call.label)}:")
+                self._show_message(blocks[dividers[-1] + 1 :] if dividers else blocks, posted.text)
+            else:
+                self.line(
+                    f"{self.r.style('bold', call.label)}: " + self.r.mrkdwn(posted.text or "")
+                )
+
+        self.section("Security group rules, before and after")
+        after = {"web": box.rules("web"), "db": box.rules("db")}
+        revoked = set(risky.rule_ids)
+        notes = {
+            **{rule_id: "new, approved" for rule_id in benign.rule_ids},
+            **{rule_id: "new, undecided" for rule_id in egress.rule_ids},
+        }
+        for key, group in (("web", web), ("db", db)):
+            self.line(
+                self.r.style(
+                    "bold",
+                    f"{key} ({group.group_id}) in {org.name_of(group.account)}"
+                    f" {group.account} / {group.region}",
+                )
+            )
+            self._show_rules(before[key], after[key], notes)
+        with self.step("compare the rules"):
+            self._check_rules(before, after, revoked)
+
+        elapsed = time.monotonic() - self.started
+        self.section("Summary")
+        self.ok(f"{len(calls)} changes detected in 2 member accounts and posted to Slack")
+        self.ok(f"approved by bob: {benign.label} (its rule stays)")
+        self.ok(
+            f"denied by alice: {risky.label}: {len(risky.rule_ids)} rules revoked in "
+            f"member-a {web.account} / {web.region} through sgrevert-hub -> spoke-001"
+        )
+        self.ok(f"undecided: {egress.label} (allowed unless denied; mallory may not decide)")
+        self.ok("every other rule untouched")
+        self.line(f"handler logs: {self.log_path}")
+        self.line(f"done in {elapsed:.1f}s")
+
+    def _make_changes(self, box: Sandbox) -> list[Call]:
+        web, db = box.org.groups["web"], box.org.groups["db"]
+        calls: list[Call] = []
+
+        def call(label: str, group: str, who: str, method: str, **params: Any) -> None:
+            step = f"make the change '{label}'"
+            with self.step(step):
+                before = len(box.trail.records)
+                ec2 = box.developer_ec2(group, who)
+                answer = getattr(ec2, method)(**params)
+                records = box.trail.records[before:]
+                self.expect(step, len(records) == 1, f"{len(records)} CloudTrail records")
+            ids = tuple(r["SecurityGroupRuleId"] for r in answer.get("SecurityGroupRules", []))
+            calls.append(Call(label, group, who, str(records[0]["eventID"]), ids))
+
+        call(
+            "SSH from anywhere (IPv4 + IPv6) on web",
+            "web",
+            "erin.dev@example.com",
+            "authorize_security_group_ingress",
+            GroupId=web.group_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 22,
+                    "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "debugging"}],
+                    "Ipv6Ranges": [{"CidrIpv6": "::/0", "Description": "debugging"}],
+                }
+            ],
+        )
+        call(
+            "PostgreSQL from the reporting subnet on db",
+            "db",
+            "carol.data@example.com",
+            "authorize_security_group_ingress",
+            GroupId=db.group_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 5432,
+                    "ToPort": 5432,
+                    "IpRanges": [{"CidrIp": "10.2.0.0/24", "Description": "reporting"}],
+                }
+            ],
+        )
+        call(
+            "HTTPS out to a partner API on web",
+            "web",
+            "dave.ops@example.com",
+            "authorize_security_group_egress",
+            GroupId=web.group_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "partner API"}],
+                }
+            ],
+        )
+        return calls
+
+    def _click(self, box: Sandbox, call: Call, action: str, user: Any, verb: str) -> None:
+        step = f"{user.username} clicks {action} on {call.label}"
+        with self.step(step):
+            started = time.monotonic()
+            answer = box.click(call.event_id, action, user)
+            millis = (time.monotonic() - started) * 1000
+        self.expect(step, answer.status_code == 200, f"HTTP {answer.status_code} {answer.text}")
+        self.line(
+            f"{user.username:<8} {verb:<17} {call.label:<44} "
+            + self.r.style("dim", f"HTTP {answer.status_code} in {millis:.0f} ms")
+        )
+
+    def _show_message(self, blocks: Sequence[dict[str, Any]] | None, text: str | None) -> None:
+        bar = self.r.style("dim", "│ ")
+        print()
+        for row in self.r.message(blocks, text).splitlines():
+            print("  " + bar + row)
+
+    def _show_rules(
+        self, before: list[RuleView], after: list[RuleView], notes: dict[str, str]
+    ) -> None:
+        """Each rule as it was before the decisions: `-` and red when it is gone now."""
+        kept = {v.rule_id for v in after}
+        for view in before:
+            text = (
+                f"{view.direction:<7} {view.protocol:<4} {view.ports:<5} "
+                f"{view.source:<16} {view.rule_id}  {view.description}"
+            )
+            if view.rule_id not in kept:
+                self.line(self.r.style("danger", f"- {text}  (denied: revoked)"))
+            elif view.rule_id in notes:
+                self.line(f"  {text}  " + self.r.style("dim", f"({notes[view.rule_id]})"))
+            else:
+                self.line(f"  {text}".rstrip())
+        for view in after:
+            if view.rule_id not in {v.rule_id for v in before}:
+                self.line(self.r.style("primary", f"+ {view.rule_id} (appeared since)"))
+
+    @staticmethod
+    def _check_rules(
+        before: dict[str, list[RuleView]], after: dict[str, list[RuleView]], revoked: set[str]
+    ) -> None:
+        for key, views in before.items():
+            was = {v.rule_id for v in views}
+            now = {v.rule_id for v in after[key]}
+            if now != was - revoked:
+                missing = sorted((was - revoked) - now)
+                extra = sorted(now - (was - revoked))
+                raise AssertionError(
+                    f"group {key}: rules wrongly removed {missing}, wrongly kept {extra}"
+                )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__)
+    parser.add_argument(
+        "--log-file", type=Path, default=DEFAULT_LOG, help=f"handler logs (default {DEFAULT_LOG})"
+    )
+    parser.add_argument("--no-colour", action="store_true", help="plain text even on a terminal")
+    args = parser.parse_args(argv)
+    colour = sys.stdout.isatty() and not args.no_colour and "NO_COLOR" not in os.environ
+    warnings.simplefilter("ignore")  # library deprecation chatter is not part of the story
+    demo = Demo(Renderer(colour=colour, users=USERS), args.log_file)
+    try:
+        demo.run()
+    except StepFailed as failure:
+        print(file=sys.stderr)
+        print(f"demo FAILED at step: {failure.step}", file=sys.stderr)
+        print(f"  reason: {failure.reason}", file=sys.stderr)
+        print(f"  handler logs: {args.log_file}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

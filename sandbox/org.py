@@ -1,0 +1,426 @@
+"""A small AWS Organization in moto, built over HTTP the way an operator would build it.
+
+Who is who (moto's default caller, 123456789012, is whoever signs with the base
+credentials, so it creates the organization and therefore is its management account):
+
+| account    | id                 | holds                                                      |
+|------------|--------------------|------------------------------------------------------------|
+| management | 123456789012       | the organization, the org event data store (Lake), the     |
+|            |                    | Lake read role `sgrevert-lake-read`                        |
+| security   | from create_account| the sgrevert stack: table, Slack secret, both functions,   |
+|            |                    | their execution roles and the hub role `sgrevert-hub`      |
+| member-a   | from create_account| spoke role, a VPC with security group `web` (eu-west-1)    |
+| member-b   | from create_account| spoke role, a VPC with security group `db` (us-east-1)     |
+
+Every account is reached by assuming a role in it: moto's STS hands out credentials
+that belong to the account in the role ARN, as AWS does. The IAM roles carry the
+real trust and permission policies as documentation; moto does not enforce them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import IpPermissionTypeDef
+
+MANAGEMENT_ACCOUNT = "123456789012"  # moto's default caller
+HOME_REGION = "eu-west-1"  # where the security account runs sgrevert
+ADMIN_ROLE = "OrganizationAccountAccessRole"  # created by create_account, trusts management
+LAKE_READ_ROLE = "sgrevert-lake-read"
+HUB_ROLE = "sgrevert-hub"
+SPOKE_ROLE = "spoke-001"
+DETECT_ROLE = "sgrevert-detect"
+RESPOND_ROLE = "sgrevert-respond"
+DEVELOPER_ROLE = "developer"  # the people whose changes sgrevert reviews
+BASE_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
+
+
+@dataclass(frozen=True)
+class Group:
+    """A security group in a member account, and the rules it had before the story began."""
+
+    key: str  # short name used by the demo and tests: "web", "db"
+    account: str
+    region: str
+    vpc_id: str
+    group_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Organization:
+    endpoint_url: str
+    organization_id: str
+    management: str
+    security: str
+    members: Mapping[str, str]  # account name -> id
+    groups: Mapping[str, Group]
+    lake_read_role_arn: str
+    hub_role_arn: str
+    detect_role_arn: str
+    respond_role_arn: str
+    spoke_role_name: str = SPOKE_ROLE
+    home_region: str = HOME_REGION
+    names: Mapping[str, str] = field(default_factory=dict)  # account id -> name
+
+    def session(
+        self,
+        account: str,
+        role_name: str = ADMIN_ROLE,
+        session_name: str = "sandbox",
+        region: str | None = None,
+    ) -> boto3.Session:
+        """Credentials in `account`, from assuming `role_name` there (base credentials for
+        the management account's own admin)."""
+        return account_session(
+            self.endpoint_url,
+            account,
+            role_name=role_name,
+            session_name=session_name,
+            region=region or self.home_region,
+        )
+
+    def ec2(self, group: Group, role_name: str = ADMIN_ROLE) -> Any:
+        """An EC2 client in the group's account and region."""
+        return self.session(group.account, role_name, region=group.region).client(
+            "ec2", endpoint_url=self.endpoint_url
+        )
+
+    def name_of(self, account: str) -> str:
+        return self.names.get(account, account)
+
+
+def base_session(region: str = HOME_REGION) -> boto3.Session:
+    """The management account's own credentials (moto's default caller)."""
+    return boto3.Session(
+        aws_access_key_id=BASE_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=BASE_CREDENTIALS["aws_secret_access_key"],
+        aws_session_token=BASE_CREDENTIALS["aws_session_token"],
+        region_name=region,
+    )
+
+
+def account_session(
+    endpoint_url: str,
+    account: str,
+    *,
+    role_name: str = ADMIN_ROLE,
+    session_name: str = "sandbox",
+    region: str = HOME_REGION,
+) -> boto3.Session:
+    if account == MANAGEMENT_ACCOUNT and role_name == ADMIN_ROLE:
+        return base_session(region)
+    sts = base_session(region).client("sts", endpoint_url=endpoint_url)
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{role_name}", RoleSessionName=session_name
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+def _trust(principal: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def _policy(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _allow(actions: list[str], resources: list[str] | str) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def _create_role(iam: Any, name: str, trust: str, policy: str, description: str) -> str:
+    arn: str = iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=trust, Description=description
+    )["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=policy)
+    return arn
+
+
+def _iam(endpoint_url: str, account: str) -> Any:
+    return account_session(endpoint_url, account, session_name="org-builder").client(
+        "iam", endpoint_url=endpoint_url
+    )
+
+
+# The rules each group starts with: what the story must leave untouched.
+EXISTING_RULES: dict[str, dict[str, list[IpPermissionTypeDef]]] = {
+    "web": {
+        "ingress": [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "public HTTPS"}],
+            },
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "bastion subnets"}],
+            },
+        ],
+        "egress": [],  # keeps the default allow-all egress rule
+    },
+    "db": {
+        "ingress": [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "IpRanges": [{"CidrIp": "10.1.0.0/16", "Description": "app tier"}],
+            }
+        ],
+        "egress": [],
+    },
+}
+
+
+def _make_group(
+    endpoint_url: str, key: str, *, account: str, region: str, cidr: str, description: str
+) -> Group:
+    ec2 = account_session(endpoint_url, account, session_name="org-builder", region=region).client(
+        "ec2", endpoint_url=endpoint_url
+    )
+    vpc_id = ec2.create_vpc(
+        CidrBlock=cidr,
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": key}]}],
+    )["Vpc"]["VpcId"]
+    group_id = ec2.create_security_group(GroupName=key, Description=description, VpcId=vpc_id)[
+        "GroupId"
+    ]
+    rules = EXISTING_RULES[key]
+    if rules["ingress"]:
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=rules["ingress"])
+    if rules["egress"]:
+        ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=rules["egress"])
+    return Group(
+        key=key, account=account, region=region, vpc_id=vpc_id, group_id=group_id, name=key
+    )
+
+
+def build_organization(endpoint_url: str, event_data_store_arn: str | None = None) -> Organization:
+    """Create the organization, its accounts, roles and groups in the moto at `endpoint_url`.
+
+    `event_data_store_arn` only narrows the Lake read role's policy; `*` when not known yet.
+    """
+    management = base_session()
+    orgs = management.client("organizations", endpoint_url=endpoint_url)
+    organization_id: str = orgs.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root_id: str = orgs.list_roots()["Roots"][0]["Id"]
+    ous = {
+        name: orgs.create_organizational_unit(ParentId=root_id, Name=name)["OrganizationalUnit"][
+            "Id"
+        ]
+        for name in ("Security", "Workloads")
+    }
+    accounts: dict[str, str] = {}
+    for name, ou in (
+        ("security", "Security"),
+        ("member-a", "Workloads"),
+        ("member-b", "Workloads"),
+    ):
+        status = orgs.create_account(AccountName=name, Email=f"aws+{name}@example.com")[
+            "CreateAccountStatus"
+        ]
+        accounts[name] = status["AccountId"]
+        orgs.move_account(
+            AccountId=status["AccountId"], SourceParentId=root_id, DestinationParentId=ous[ou]
+        )
+    security = accounts["security"]
+    members = {name: accounts[name] for name in ("member-a", "member-b")}
+
+    # Security account: the functions' execution roles and the hub that fans out to spokes.
+    iam = _iam(endpoint_url, security)
+    lambda_trust = _trust({"Service": "lambda.amazonaws.com"})
+    lake_read_role_arn = f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{LAKE_READ_ROLE}"
+    hub_role_arn = f"arn:aws:iam::{security}:role/{HUB_ROLE}"
+    detect_role_arn = _create_role(
+        iam,
+        DETECT_ROLE,
+        lambda_trust,
+        _policy(
+            _allow(["sts:AssumeRole"], lake_read_role_arn),
+            _allow(
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                f"arn:aws:dynamodb:{HOME_REGION}:{security}:table/*",
+            ),
+            _allow(["secretsmanager:GetSecretValue"], "*"),
+        ),
+        "revertsg-1: queries Lake through the read role, records changes, posts to Slack",
+    )
+    respond_role_arn = _create_role(
+        iam,
+        RESPOND_ROLE,
+        lambda_trust,
+        _policy(
+            _allow(["sts:AssumeRole"], hub_role_arn),
+            _allow(
+                ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                f"arn:aws:dynamodb:{HOME_REGION}:{security}:table/*",
+            ),
+            _allow(["secretsmanager:GetSecretValue"], "*"),
+            _allow(
+                ["lambda:InvokeFunction"], f"arn:aws:lambda:{HOME_REGION}:{security}:function:*"
+            ),
+        ),
+        "revertsg-2: answers Slack clicks and reverts denied changes through the hub",
+    )
+    _create_role(
+        iam,
+        HUB_ROLE,
+        _trust({"AWS": respond_role_arn}),
+        _policy(_allow(["sts:AssumeRole"], f"arn:aws:iam::*:role/{SPOKE_ROLE}")),
+        "the one role spoke roles trust; the responder assumes it first",
+    )
+
+    # Management account: the read role the detector assumes to query the org's Lake store.
+    _create_role(
+        _iam(endpoint_url, MANAGEMENT_ACCOUNT),
+        LAKE_READ_ROLE,
+        _trust({"AWS": detect_role_arn}),
+        _policy(
+            _allow(
+                [
+                    "cloudtrail:StartQuery",
+                    "cloudtrail:DescribeQuery",
+                    "cloudtrail:GetQueryResults",
+                    "cloudtrail:CancelQuery",
+                ],
+                event_data_store_arn or "*",
+            ),
+            _allow(["cloudtrail:ListEventDataStores"], "*"),
+        ),
+        "read-only CloudTrail Lake queries for sgrevert's detector",
+    )
+
+    # Member accounts: a spoke that can only revoke, and a developer who changes groups.
+    for account in members.values():
+        member_iam = _iam(endpoint_url, account)
+        _create_role(
+            member_iam,
+            SPOKE_ROLE,
+            _trust({"AWS": hub_role_arn}),
+            _policy(
+                _allow(
+                    [
+                        "ec2:RevokeSecurityGroupIngress",
+                        "ec2:RevokeSecurityGroupEgress",
+                        "ec2:DescribeSecurityGroups",
+                        "ec2:DescribeSecurityGroupRules",
+                    ],
+                    "*",
+                )
+            ),
+            "sgrevert spoke: revokes denied rules on behalf of the security account",
+        )
+        _create_role(
+            member_iam,
+            DEVELOPER_ROLE,
+            _trust({"AWS": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root"}),
+            _policy(_allow(["ec2:*"], "*")),
+            "people who run workloads in this account",
+        )
+
+    groups = {
+        "web": _make_group(
+            endpoint_url,
+            "web",
+            account=members["member-a"],
+            region="eu-west-1",
+            cidr="10.20.0.0/16",
+            description="web tier",
+        ),
+        "db": _make_group(
+            endpoint_url,
+            "db",
+            account=members["member-b"],
+            region="us-east-1",
+            cidr="10.30.0.0/16",
+            description="database tier",
+        ),
+    }
+    names = {MANAGEMENT_ACCOUNT: "management", **{v: k for k, v in accounts.items()}}
+    return Organization(
+        endpoint_url=endpoint_url,
+        organization_id=organization_id,
+        management=MANAGEMENT_ACCOUNT,
+        security=security,
+        members=members,
+        groups=groups,
+        lake_read_role_arn=lake_read_role_arn,
+        hub_role_arn=hub_role_arn,
+        detect_role_arn=detect_role_arn,
+        respond_role_arn=respond_role_arn,
+        names=names,
+    )
+
+
+@dataclass(frozen=True)
+class RuleView:
+    """A security-group rule as `describe_security_group_rules` reports it, for display."""
+
+    rule_id: str
+    direction: str
+    protocol: str
+    ports: str
+    source: str
+    description: str
+
+
+def describe_rules(org: Organization, group: Group) -> list[RuleView]:
+    """The group's rules now, ingress first, in a stable order."""
+    ec2 = org.ec2(group)
+    views: list[RuleView] = []
+    paginator = ec2.get_paginator("describe_security_group_rules")
+    for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [group.group_id]}]):
+        for rule in page["SecurityGroupRules"]:
+            views.append(_view(rule))
+    return sorted(views, key=lambda v: (v.direction != "ingress", v.ports, v.source, v.rule_id))
+
+
+def _view(rule: Mapping[str, Any]) -> RuleView:
+    protocol = str(rule.get("IpProtocol", "-1"))
+    low, high = rule.get("FromPort", -1), rule.get("ToPort", -1)
+    if protocol == "-1" or low in (None, -1):
+        ports = "all"
+    elif low == high:
+        ports = str(low)
+    else:
+        ports = f"{low}-{high}"
+    referenced = rule.get("ReferencedGroupInfo") or {}
+    source = (
+        rule.get("CidrIpv4")
+        or rule.get("CidrIpv6")
+        or rule.get("PrefixListId")
+        or referenced.get("GroupId")
+        or "?"
+    )
+    return RuleView(
+        rule_id=str(rule["SecurityGroupRuleId"]),
+        direction="egress" if rule.get("IsEgress") else "ingress",
+        protocol="all" if protocol == "-1" else protocol,
+        ports=ports,
+        source=str(source),
+        description=str(rule.get("Description") or ""),
+    )

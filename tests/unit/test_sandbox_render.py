@@ -1,0 +1,63 @@
+"""The demo's Block Kit renderer: what a colleague reads in the terminal."""
+
+from __future__ import annotations
+
+from sandbox.render import Renderer
+
+
+def test_mrkdwn_becomes_plain_text() -> None:
+    r = Renderer(users={"U0ALICE": "alice"})
+    text = (
+        "*Denied* by <@U0ALICE> <!date^1795773733^{date_short_pretty}|2026-11-27 10:02 UTC>; "
+        "`sg-1` &lt;ops&gt; &amp; _friends_ <https://example.com|docs> :white_check_mark:"
+    )
+    assert r.mrkdwn(text) == ("Denied by @alice 2026-11-27 10:02 UTC; sg-1 <ops> & friends docs ✅")
+
+
+def test_blocks_render_in_order_with_fields_two_to_a_line() -> None:
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "1 rule added"}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": "*Account*\n`111122223333`"},
+                {"type": "mrkdwn", "text": "*Region*\n`eu-west-1`"},
+                {"type": "mrkdwn", "text": "*API call*\n`AuthorizeSecurityGroupIngress`"},
+            ],
+        },
+        {"type": "divider"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Allowed unless denied."}]},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "style": "primary",
+                },
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": "Deny"},
+                    "style": "danger",
+                },
+            ],
+        },
+    ]
+
+    lines = Renderer(width=80).message(blocks).splitlines()
+
+    assert lines[0] == "1 rule added"
+    assert lines[1].startswith("Account: 111122223333") and lines[1].endswith("Region: eu-west-1")
+    assert lines[2] == "API call: AuthorizeSecurityGroupIngress"
+    assert set(lines[3]) == {"─"}
+    assert lines[4].strip() == "Allowed unless denied."
+    assert lines[5].strip() == "[ Approve ]  [ Deny ]"
+
+
+def test_colour_only_when_asked() -> None:
+    assert "\033[" not in Renderer().mrkdwn("*bold* `code`")
+    assert "\033[1m" in Renderer(colour=True).mrkdwn("*bold*")
+
+
+def test_a_message_without_blocks_shows_its_text() -> None:
+    assert Renderer().message(None, "*fallback*") == "fallback"
