@@ -31,7 +31,7 @@ test: $(STAMP) lint
 	$(BIN)/pytest -n 2
 
 synth: $(STAMP)
-	npx cdk synth --quiet
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx cdk synth --quiet
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

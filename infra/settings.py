@@ -1,0 +1,316 @@
+"""Deployment settings, read once from the CDK context (cdk.json or `-c key=value`).
+
+Every key is listed in `KEYS` with its default and meaning; the README's settings table
+documents the same keys (a test keeps them in step). Values from cdk.json arrive as JSON
+types, values from `-c` as strings, so each reader accepts both. All problems are
+reported together, each naming its context key, so one failed synth shows everything
+to fix.
+
+Validation reuses the runtime's patterns (`sgrevert.settings`): what synth accepts is
+what the functions accept at cold start.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
+
+from sgrevert import settings as runtime
+from sgrevert import store
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # function, table and stack names
+_REPOSITORY = re.compile(r"^[\w.-]{1,100}$")
+_BRANCH = re.compile(r"^[\w./-]{1,255}$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+_RETENTION: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class SettingsError(ValueError):
+    """One or more context keys are missing or malformed; the message names each one."""
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: Any  # None: optional without a default; REQUIRED: must be set
+    meaning: str
+
+
+REQUIRED = object()
+
+KEYS: tuple[Key, ...] = (
+    Key(
+        "organization_account_id",
+        REQUIRED,
+        "the organization's management account (owner of the organization event data store)",
+    ),
+    Key(
+        "event_data_store",
+        REQUIRED,
+        "the organization's CloudTrail Lake event data store, id or ARN",
+    ),
+    Key("slack_channel_id", REQUIRED, "the id of the Slack channel changes are posted to"),
+    Key(
+        "lake_read_role_arn",
+        None,
+        "role in the organization account the detector assumes to query Lake; unset: query "
+        "with the detector's own role (delegated administrator)",
+    ),
+    Key(
+        "hub_role_arn",
+        None,
+        "role the responder assumes before the spoke role; unset: assume spoke roles directly",
+    ),
+    Key(
+        "spoke_role_name",
+        runtime.DEFAULT_SPOKE_ROLE_NAME,
+        "the revoking role in every member account, optionally with a path",
+    ),
+    Key(
+        "approvers", (), "Slack user ids allowed to decide (list or comma-separated); empty: anyone"
+    ),
+    Key("schedule_minutes", 10, "how often the detector runs"),
+    Key(
+        "lookback_minutes", runtime.DEFAULT_LOOKBACK_MINUTES, "how far each detector run looks back"
+    ),
+    Key("slack_api_url", runtime.DEFAULT_SLACK_API_URL, "Slack Web API base URL (GovSlack)"),
+    Key("repository_name", "sgrevert", "the CodeCommit repository the pipeline builds from"),
+    Key("branch", "main", "the branch the pipeline builds"),
+    Key("table_name", store.DEFAULT_TABLE_NAME, "the DynamoDB table"),
+    Key("detector_function_name", "revertsg-1", "the detector function (and its role)"),
+    Key("responder_function_name", "revertsg-2", "the responder function (and its role)"),
+    Key("stack_name", "sgrevert", "the application's CloudFormation stack"),
+    Key(
+        "reserve_concurrency", True, "reserve concurrency: 1 for the detector, 10 for the responder"
+    ),
+    Key("log_retention_days", 365, "retention of the functions' and the API's logs"),
+    Key("alarm_topic_arn", None, "existing SNS topic the alarms notify; unset: alarms only"),
+    Key("account", None, "account to deploy to; unset: the one the CLI's credentials belong to"),
+    Key("region", None, "region to deploy to; unset: the CLI's region"),
+    Key("direct", False, "true: deploy the application stack directly, without the pipeline"),
+)
+
+_BY_NAME = {key.name: key for key in KEYS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    organization_account_id: str
+    event_data_store: str
+    slack_channel_id: str
+    lake_read_role_arn: str | None
+    hub_role_arn: str | None
+    spoke_role_name: str
+    approvers: tuple[str, ...]
+    schedule_minutes: int
+    lookback_minutes: int
+    slack_api_url: str
+    repository_name: str
+    branch: str
+    table_name: str
+    detector_function_name: str
+    responder_function_name: str
+    stack_name: str
+    reserve_concurrency: bool
+    log_retention_days: int
+    alarm_topic_arn: str | None
+    account: str | None
+    region: str | None
+    direct: bool
+
+    @property
+    def env(self) -> cdk.Environment | None:
+        """None keeps the stacks environment-agnostic, so synth needs no credentials."""
+        if self.account is None and self.region is None:
+            return None
+        return cdk.Environment(account=self.account, region=self.region)
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return _RETENTION[self.log_retention_days]
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Settings:
+        return _Reader(context).settings()
+
+    @classmethod
+    def of(cls, scope: cdk.App) -> Settings:
+        """Settings from an app's context (cdk.json merged with `-c` values)."""
+        return cls.from_context({key.name: scope.node.try_get_context(key.name) for key in KEYS})
+
+
+class _Reader:
+    """Reads each key once, collecting every problem before raising."""
+
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        self._context = context
+        self._errors: list[str] = []
+
+    def settings(self) -> Settings:
+        values: dict[str, Any] = {
+            "organization_account_id": self._text("organization_account_id", _ACCOUNT, "12 digits"),
+            "event_data_store": self._text(
+                "event_data_store", runtime._STORE, "an event data store id or ARN"
+            ),
+            "slack_channel_id": self._text(
+                "slack_channel_id", runtime._CHANNEL, "a Slack channel id such as C0123ABCD"
+            ),
+            "lake_read_role_arn": self._text(
+                "lake_read_role_arn", runtime._ROLE_ARN, "an IAM role ARN"
+            ),
+            "hub_role_arn": self._text("hub_role_arn", runtime._ROLE_ARN, "an IAM role ARN"),
+            "spoke_role_name": self._text(
+                "spoke_role_name",
+                runtime._ROLE_NAME,
+                "an IAM role name, optionally with a path (security/spoke-001)",
+            ),
+            "approvers": self._approvers(),
+            "schedule_minutes": self._number("schedule_minutes", 1, 1440),
+            "lookback_minutes": self._number("lookback_minutes", 1, 1440),
+            "slack_api_url": self._text(
+                "slack_api_url", re.compile(r"^https://[^\s/]+"), "an https URL"
+            ),
+            "repository_name": self._text("repository_name", _REPOSITORY, "a repository name"),
+            "branch": self._text("branch", _BRANCH, "a branch name"),
+            "table_name": self._text("table_name", re.compile(r"^[\w.-]{3,255}$"), "a table name"),
+            "detector_function_name": self._text("detector_function_name", _NAME, "a name"),
+            "responder_function_name": self._text("responder_function_name", _NAME, "a name"),
+            "stack_name": self._text(
+                "stack_name", re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$"), "a stack name"
+            ),
+            "reserve_concurrency": self._flag("reserve_concurrency"),
+            "log_retention_days": self._retention(),
+            "alarm_topic_arn": self._text("alarm_topic_arn", _TOPIC_ARN, "an SNS topic ARN"),
+            "account": self._text("account", _ACCOUNT, "12 digits"),
+            "region": self._text("region", _REGION, "a region such as eu-west-1"),
+            "direct": self._flag("direct"),
+        }
+        if (
+            values["detector_function_name"]
+            and values["detector_function_name"] == values["responder_function_name"]
+        ):
+            self._fail("responder_function_name", "must differ from detector_function_name")
+        if self._errors:
+            raise SettingsError(
+                "invalid cdk.json context (set it in cdk.json or pass -c key=value):\n  "
+                + "\n  ".join(self._errors)
+            )
+        return Settings(**values)
+
+    def _fail(self, name: str, problem: str) -> None:
+        self._errors.append(f"{name}: {problem} ({_BY_NAME[name].meaning})")
+
+    def _raw(self, name: str) -> Any:
+        """The value, or the key's default when unset or blank; REQUIRED when missing."""
+        value = self._context.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            default = _BY_NAME[name].default
+            if default is REQUIRED:
+                self._fail(name, "is required")
+            return default
+        return value.strip() if isinstance(value, str) else value
+
+    def _text(self, name: str, pattern: re.Pattern[str], form: str) -> Any:
+        value = self._raw(name)
+        if value is None or value is REQUIRED:
+            return None
+        if not isinstance(value, str) or not pattern.match(value):
+            self._fail(name, f"{value!r} is malformed: it must be {form}")
+            return None
+        return value
+
+    def _number(self, name: str, low: int, high: int) -> int:
+        return int(
+            self._parsed(name, _to_int, lambda n: low <= n <= high, f"a whole number {low}-{high}")
+        )
+
+    def _retention(self) -> int:
+        return int(
+            self._parsed(
+                "log_retention_days",
+                _to_int,
+                lambda n: n in _RETENTION,
+                "a CloudWatch Logs retention in days: " + ", ".join(map(str, _RETENTION)),
+            )
+        )
+
+    def _flag(self, name: str) -> bool:
+        return bool(self._parsed(name, _to_bool, lambda _: True, "true or false"))
+
+    def _parsed(
+        self, name: str, parse: Callable[[Any], Any], valid: Callable[[Any], bool], form: str
+    ) -> Any:
+        value = self._raw(name)
+        try:
+            parsed = parse(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or not valid(parsed):
+            self._fail(name, f"{value!r} is malformed: it must be {form}")
+            return _BY_NAME[name].default
+        return parsed
+
+    def _approvers(self) -> tuple[str, ...]:
+        value = self._raw("approvers")
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            self._fail("approvers", f"{value!r} is malformed: it must be a list of user ids")
+            return ()
+        approvers = tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+        bad = [a for a in approvers if not runtime._SLACK_USER.match(a)]
+        if bad:
+            self._fail(
+                "approvers", f"{', '.join(bad)} malformed: Slack user ids look like U0123ABCD"
+            )
+        return approvers
+
+
+def _to_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _to_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        return value.lower() in _TRUE
+    return None

@@ -1,0 +1,142 @@
+"""Synthesized assemblies shared by the infrastructure tests (one synth per session each).
+
+Asset bundling is skipped (`aws:cdk:bundling-stacks` = []): the templates do not depend
+on it, and pip would otherwise run on every synth. `test_bundling.py` bundles once.
+
+- `pipeline`: cdk.json as shipped (hub role, Lake read role): the pipeline stack and the
+  application stage it deploys.
+- `direct`: `direct=true` and the other branch of every choice (no hub role, no Lake
+  read role, approvers, an alarm topic, no reserved concurrency, a spoke role path, an
+  event data store ARN, a 5-minute schedule, 30-day logs, another table name).
+Both run cdk-nag, so synth itself fails on any unacknowledged finding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import cx_api
+from aws_cdk.assertions import Template
+
+from infra.app import build
+
+ROOT = Path(__file__).resolve().parents[2]
+CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+# As the CLI synthesizes (resource path metadata, which cfn-lint uses to recognise CDK
+# templates), minus asset bundling.
+SYNTH_CONTEXT = {"aws:cdk:bundling-stacks": [], "aws:cdk:enable-path-metadata": True}
+
+DIRECT_OVERRIDES: dict[str, Any] = {
+    "direct": "true",
+    "hub_role_arn": "",
+    "lake_read_role_arn": "",
+    "approvers": "U0123ABCD,U0456EFGH",
+    "alarm_topic_arn": "arn:aws:sns:eu-west-1:222222222222:security-alarms",
+    "reserve_concurrency": "false",
+    "spoke_role_name": "security/spoke-001",
+    "event_data_store": "arn:aws:cloudtrail:us-east-1:111111111111:eventdatastore/EXAMPLE-abc",
+    "schedule_minutes": "5",
+    "log_retention_days": "30",
+    "table_name": "sgrevert-changes",
+}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    assembly: cx_api.CloudAssembly
+
+    def stack(self, stack_name: str) -> cx_api.CloudFormationStackArtifact:
+        for stack in self.assembly.stacks_recursively:
+            if stack.stack_name == stack_name:
+                return stack
+        raise KeyError(stack_name)
+
+    def template(self, stack_name: str) -> dict[str, Any]:
+        return dict(self.stack(stack_name).template)
+
+    def assertions(self, stack_name: str) -> Template:
+        return Template.from_json(self.template(stack_name))
+
+    def template_paths(self) -> Iterator[Path]:
+        for stack in self.assembly.stacks_recursively:
+            yield Path(stack.template_full_path)
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.assembly.directory)
+
+
+def synthesize(outdir: Path, **overrides: Any) -> Synthesized:
+    app = cdk.App(outdir=str(outdir), context={**CDK_CONTEXT, **SYNTH_CONTEXT, **overrides})
+    build(app)
+    return Synthesized(app.synth())
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("pipeline"))
+
+
+@pytest.fixture(scope="session")
+def direct(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("direct"), **DIRECT_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
+def app_template(pipeline: Synthesized) -> dict[str, Any]:
+    """The application stack as the pipeline deploys it."""
+    return pipeline.template("sgrevert")
+
+
+@pytest.fixture(scope="session")
+def direct_template(direct: Synthesized) -> dict[str, Any]:
+    return direct.template("sgrevert")
+
+
+def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = resources(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def function(template: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
+    for logical_id, resource in resources(template, "AWS::Lambda::Function").items():
+        if resource["Properties"].get("FunctionName") == name:
+            return logical_id, resource
+    raise KeyError(name)
+
+
+def role_statements(template: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
+    """Every statement of the identity policies attached to a role."""
+    statements: list[dict[str, Any]] = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    role = template["Resources"][role_logical_id]["Properties"]
+    for inline in role.get("Policies", []):
+        statements.extend(inline["PolicyDocument"]["Statement"])
+    return statements
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    value = statement.get("Action", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def function_role(template: dict[str, Any], name: str) -> str:
+    _, resource = function(template, name)
+    return str(resource["Properties"]["Role"]["Fn::GetAtt"][0])

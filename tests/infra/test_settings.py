@@ -1,0 +1,172 @@
+"""Settings from CDK context: defaults, parsing of `-c` strings, errors naming the key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from infra.app import build
+from infra.settings import KEYS, REQUIRED, Settings, SettingsError
+from tests.infra.conftest import CDK_CONTEXT, ROOT
+
+MINIMAL = {
+    "organization_account_id": "111111111111",
+    "event_data_store": "EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE",
+    "slack_channel_id": "C0123ABCDEF",
+}
+
+
+def settings(**context: Any) -> Settings:
+    return Settings.from_context({**MINIMAL, **context})
+
+
+def test_defaults_fill_everything_but_the_required_keys() -> None:
+    # Given only the three required keys
+    result = settings()
+
+    # Then every other setting has its documented default
+    assert result.table_name == "secgrouprequests"
+    assert result.detector_function_name == "revertsg-1"
+    assert result.responder_function_name == "revertsg-2"
+    assert result.schedule_minutes == 10
+    assert result.lookback_minutes == 20
+    assert result.spoke_role_name == "spoke-001"
+    assert result.repository_name == "sgrevert"
+    assert result.branch == "main"
+    assert result.stack_name == "sgrevert"
+    assert result.approvers == ()
+    assert result.hub_role_arn is None
+    assert result.lake_read_role_arn is None
+    assert result.reserve_concurrency is True
+    assert result.log_retention_days == 365
+    assert result.direct is False
+    assert result.env is None  # environment-agnostic: synth needs no credentials
+
+
+def test_the_shipped_cdk_json_is_valid() -> None:
+    result = Settings.from_context(CDK_CONTEXT)
+
+    assert result.hub_role_arn and result.lake_read_role_arn
+    assert result.direct is False
+
+
+@pytest.mark.parametrize("key", [k.name for k in KEYS if k.default is REQUIRED])
+def test_a_missing_required_key_is_named(key: str) -> None:
+    context = {k: v for k, v in MINIMAL.items() if k != key}
+
+    with pytest.raises(SettingsError, match=rf"{key}: is required"):
+        Settings.from_context(context)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_context({"schedule_minutes": "0", "approvers": "bob"})
+
+    message = str(raised.value)
+    for key in ("organization_account_id", "event_data_store", "slack_channel_id"):
+        assert f"{key}: is required" in message
+    assert "schedule_minutes: '0' is malformed" in message
+    assert "approvers: bob malformed" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("organization_account_id", "1234"),
+        ("event_data_store", "not a store!"),
+        ("slack_channel_id", "#security"),
+        ("lake_read_role_arn", "arn:aws:iam::111111111111:user/alice"),
+        ("hub_role_arn", "sgrevert-hub"),
+        ("spoke_role_name", "bad role"),
+        ("schedule_minutes", "ten"),
+        ("schedule_minutes", 0),
+        ("lookback_minutes", True),
+        ("slack_api_url", "http://slack.com/api/"),
+        ("table_name", "x"),
+        ("detector_function_name", "revert sg"),
+        ("reserve_concurrency", "maybe"),
+        ("log_retention_days", 42),
+        ("alarm_topic_arn", "security-alarms"),
+        ("account", "12345"),
+        ("region", "Europe"),
+        ("direct", "sometimes"),
+        ("approvers", {"U0123ABCD": True}),
+    ],
+)
+def test_a_malformed_value_is_named(key: str, value: Any) -> None:
+    with pytest.raises(SettingsError, match=rf"{key}: .* is malformed"):
+        settings(**{key: value})
+
+
+def test_function_names_must_differ() -> None:
+    with pytest.raises(SettingsError, match="responder_function_name: must differ"):
+        settings(detector_function_name="revertsg", responder_function_name="revertsg")
+
+
+def test_command_line_strings_are_parsed() -> None:
+    # Given values as `-c key=value` delivers them: all strings
+    result = settings(
+        schedule_minutes="15",
+        direct="true",
+        reserve_concurrency="false",
+        approvers=" U0123ABCD, U0456EFGH ,,U0123ABCD",
+        log_retention_days="30",
+        account="222222222222",
+        region="eu-west-1",
+    )
+
+    assert result.schedule_minutes == 15
+    assert result.direct is True
+    assert result.reserve_concurrency is False
+    assert result.approvers == ("U0123ABCD", "U0456EFGH")
+    assert result.log_retention_days == 30
+    assert result.env is not None
+    assert (result.env.account, result.env.region) == ("222222222222", "eu-west-1")
+
+
+def test_json_values_from_cdk_json_are_accepted() -> None:
+    result = settings(approvers=["U0123ABCD"], schedule_minutes=30, direct=False)
+
+    assert result.approvers == ("U0123ABCD",)
+    assert result.schedule_minutes == 30
+
+
+def test_blank_optional_values_mean_unset() -> None:
+    # `-c hub_role_arn=` turns the cdk.json value off
+    result = settings(hub_role_arn="", lake_read_role_arn="  ")
+
+    assert result.hub_role_arn is None
+    assert result.lake_read_role_arn is None
+
+
+def test_synth_fails_naming_a_missing_key() -> None:
+    context = {k: v for k, v in CDK_CONTEXT.items() if k != "slack_channel_id"}
+
+    with pytest.raises(SettingsError, match="slack_channel_id: is required"):
+        build(cdk.App(context=context))
+
+
+def test_app_py_exits_with_the_message(tmp_path: Any) -> None:
+    # Given the CDK CLI's way of handing context to the app, without the required keys
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps({"schedule_minutes": "0"}),
+        "CDK_OUTDIR": str(tmp_path),
+    }
+
+    # When app.py runs
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+    # Then it exits non-zero, naming each problem, without a traceback
+    assert result.returncode == 1
+    assert "organization_account_id: is required" in result.stderr
+    assert "schedule_minutes: '0' is malformed" in result.stderr
+    assert "Traceback" not in result.stderr
