@@ -49,8 +49,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         clock=lambda: datetime.now(UTC),
         time_left=_time_left(context),
     )
+    region = config.event_data_store_region
+    cloudtrail = aws.client(
+        "cloudtrail", lake_session, **({"region_name": region} if region else {})
+    )
     report = detector.poll_lake(
-        LakeQuery(aws.client("cloudtrail", lake_session)),
+        LakeQuery(cloudtrail),
         config.event_data_store_id,
         timedelta(minutes=config.lookback_minutes),
     )

@@ -97,6 +97,13 @@ class DetectSettings:
         """The id Lake expects in FROM, whether an id or an ARN was configured."""
         return self.event_data_store.rsplit("/", 1)[-1]
 
+    @property
+    def event_data_store_region(self) -> str | None:
+        """The store's region when an ARN was configured: Lake is queried where the store is."""
+        if self.event_data_store.startswith("arn:"):
+            return self.event_data_store.split(":")[3]
+        return None
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DetectSettings:
         env = Env(environ)

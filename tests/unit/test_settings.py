@@ -21,6 +21,11 @@ def test_detector_defaults_apply_and_an_arn_store_becomes_its_id() -> None:
     assert settings.slack.api_url == "https://slack.com/api/"
     assert settings.lake_read_role_arn is None
     assert settings.event_data_store_id == "EXAMPLE-f852-4e8f"
+    assert settings.event_data_store_region == "eu-west-1"
+    assert (
+        DetectSettings.from_env({**DETECT, "EVENT_DATA_STORE": "abc-123"}).event_data_store_region
+        is None
+    )
 
 
 @pytest.mark.parametrize("missing", sorted(DETECT))
