@@ -1,0 +1,61 @@
+"""revertsg-2: Slack clicks from API Gateway, and its own asynchronous revert events. Thin.
+
+Two event shapes reach this handler:
+- an API Gateway REST proxy event (a Slack button click), answered with a proxy response:
+  200, 400 (not an approve/deny click) or 401 (no valid Slack signature);
+- `{"sgrevert": "revert", "event_id": ..., "denied_by": ...}`, which the click path sends
+  to this same function with an asynchronous Invoke; it does the revert.
+
+The Responder (settings, clients) is built on first use and kept for the life of the
+process. `reset()` forgets it, or installs one built by the caller, for processes that
+change the environment or the wiring between calls (tests, the sandbox).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sgrevert.responder import Responder
+from sgrevert.selfinvoke import BadRevertEvent, RevertJob, is_revert_event
+from sgrevert.slack_request import apigw_response, from_apigw_event
+
+logger = Logger(service="sgrevert-respond")
+
+_lock = threading.Lock()
+_responder: Responder | None = None
+
+
+def responder() -> Responder:
+    """The process's Responder; settings are read and validated on first use."""
+    global _responder  # noqa: PLW0603 -- one per cold start, by design
+    with _lock:
+        if _responder is None:
+            _responder = Responder.from_env()
+        return _responder
+
+
+def reset(replacement: Responder | None = None) -> None:
+    """Forget the Responder (the next call reads the environment again), or install one."""
+    global _responder  # noqa: PLW0603
+    with _lock:
+        _responder = replacement
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_revert_event(event):
+        try:
+            job = RevertJob.from_event(event)
+        except BadRevertEvent as error:
+            # Retrying cannot fix a malformed event: log it and let it go.
+            logger.error("ignored a malformed revert event", extra={"error": str(error)})
+            return {"reverted": False, "error": str(error)}
+        return responder().revert(job)
+    function_arn = getattr(context, "invoked_function_arn", None)
+    request = from_apigw_event(event if isinstance(event, dict) else {})
+    reply = responder().click(request, function_arn)
+    return apigw_response(reply)

@@ -1,0 +1,201 @@
+"""revertsg-2's work: answer a click, then (asynchronously) revert a denied change.
+
+Click: verify the raw body, parse the one approve/deny action, check the approver,
+record the decision with a conditional write, edit the message, and on Deny start the
+asynchronous revert; every refusal is told to the clicker privately in one place.
+
+Revert: act only on a change that is DENIED (a duplicate or late invocation finds it
+REVERTED and does nothing), apply the plan, record REVERTED or REVERT_FAILED, edit the
+message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+
+from sgrevert import aws
+from sgrevert.errors import AlreadyDecided
+from sgrevert.interaction import REFUSALS, BadInteraction, check_approver, explain, parse_click
+from sgrevert.model import ChangeRecord, State
+from sgrevert.replies import SlackReplies
+from sgrevert.revert import RevertFailed, RevokeTally, plan_revert, success_outcome
+from sgrevert.reverter import SpokeReverter
+from sgrevert.roles import RoleChain
+from sgrevert.selfinvoke import InvokeFailed, RevertJob, SelfInvoker
+from sgrevert.settings import RespondSettings, SlackSettings
+from sgrevert.slack import SlackCredentials, load_credentials, web_client
+from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_body
+from sgrevert.store import ChangeStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts.client import STSClient
+
+logger = Logger(service="sgrevert-respond", child=True)
+
+# Slack waits 3 seconds for the answer to a click: the calls on that path give up early
+# (an asynchronous Invoke answers at once or not at all). The revert has a minute.
+INVOKE_CONFIG = Config(
+    connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 2}
+)
+CLICK_SLACK_TIMEOUT_SECONDS = 2
+REVERT_SLACK_TIMEOUT_SECONDS = 10
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Responder:
+    def __init__(
+        self,
+        *,
+        store: ChangeStore,
+        approvers: Collection[str],
+        credentials: Callable[[], SlackCredentials],
+        slack: Callable[[SlackCredentials, int], SlackReplies],
+        invoker: Callable[[], SelfInvoker],
+        reverter: Callable[[], SpokeReverter],
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._approvers = frozenset(approvers)
+        self._credentials = credentials
+        self._slack = slack
+        self._invoker = invoker
+        self._reverter = reverter
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: RespondSettings, *, sts: STSClient | None = None) -> Responder:
+        """Wire the real adapters; `sts` replaces the STS client the role chain starts from."""
+        base = aws.session()
+
+        # Built on first use: a click that is refused or approved never needs them.
+        @cache
+        def invoker() -> SelfInvoker:
+            return SelfInvoker(base.client("lambda", config=aws.RETRY_CONFIG.merge(INVOKE_CONFIG)))
+
+        @cache
+        def reverter() -> SpokeReverter:
+            chain = RoleChain(
+                sts or aws.client("sts", base), settings.hub_role_arn, settings.spoke_role_name
+            )
+            return SpokeReverter(chain, aws.client("organizations", base))
+
+        return cls(
+            store=ChangeStore(aws.table(settings.table_name, base)),
+            approvers=settings.approvers,
+            credentials=lambda: load_credentials(settings.slack.secret_arn),
+            slack=lambda credentials, timeout: _replies(settings.slack, credentials, timeout),
+            invoker=invoker,
+            reverter=reverter,
+        )
+
+    @classmethod
+    def from_env(cls, *, sts: STSClient | None = None) -> Responder:
+        return cls.from_settings(RespondSettings.from_env(), sts=sts)
+
+    # -- the click ---------------------------------------------------------------------------
+
+    def click(self, request: HttpRequest, function_arn: str | None) -> HttpReply:
+        credentials = self._credentials()
+        try:
+            click = parse_click(verified_body(request, credentials.signing_secret))
+        except Unverified as error:
+            logger.warning("rejected an unverified request", extra={"reason": str(error)})
+            return HttpReply(401, "invalid or missing Slack signature")
+        except BadInteraction as error:
+            logger.warning("rejected a malformed interaction", extra={"reason": str(error)})
+            return HttpReply(400, "not an approve or deny click")
+
+        log = {"event_id": click.event_id, "user": click.user_id, "decision": click.decision}
+        slack = self._slack(credentials, CLICK_SLACK_TIMEOUT_SECONDS)
+        try:
+            check_approver(click.user_id, self._approvers)
+            record = self._store.decide(
+                click.event_id, click.decision, click.user_id, self._clock()
+            )
+        except REFUSALS as refusal:
+            logger.info("click refused", extra={**log, "reason": str(refusal)})
+            slack.tell(click.channel_id, click.user_id, explain(refusal))
+            return HttpReply(200)
+
+        logger.info("change decided", extra=log)
+        slack.update(record, click.channel_id, click.message_ts)
+        if record.state is State.DENIED:
+            self._start_revert(record, function_arn, slack)
+        return HttpReply(200)
+
+    def _start_revert(
+        self, record: ChangeRecord, function_arn: str | None, slack: SlackReplies
+    ) -> None:
+        try:
+            self._invoker().start(function_arn, RevertJob(record.event_id, record.decided_by or ""))
+        except InvokeFailed as error:
+            # Left DENIED, the message would say "reverting…" forever; fail it so Deny retries.
+            logger.error(
+                "could not start the revert",
+                extra={"event_id": record.event_id, "error": str(error)},
+            )
+            reason = f"the revert could not be started ({error}); click Deny again to retry"
+            self._finish(record, False, reason, slack)
+
+    # -- the revert --------------------------------------------------------------------------
+
+    def revert(self, job: RevertJob) -> dict[str, Any]:
+        log: dict[str, Any] = {"event_id": job.event_id, "denied_by": job.denied_by}
+        record = self._store.get(job.event_id)
+        if record is None or record.state is not State.DENIED:
+            # A duplicate or late delivery: the first one already did (or is doing) the work.
+            state = record.state.value if record else None
+            logger.info("nothing to revert", extra={**log, "state": state})
+            return {"event_id": job.event_id, "state": state, "reverted": False}
+        plan = plan_revert(record.change)
+        try:
+            tally = self._reverter().apply(plan, record.decided_by or job.denied_by)
+        except RevertFailed as failure:
+            logger.warning("revert failed", extra={**log, "reason": failure.reason})
+            succeeded, outcome, tally = False, failure.reason, failure.done
+        else:
+            succeeded, outcome = True, success_outcome(plan, tally)
+        slack = self._slack(self._credentials(), REVERT_SLACK_TIMEOUT_SECONDS)
+        finished = self._finish(record, succeeded, outcome, slack)
+        logger.info("revert finished", extra={**log, "outcome": outcome, **_counts(tally)})
+        return {
+            "event_id": job.event_id,
+            "state": finished.state.value if finished else None,
+            "reverted": finished is not None and finished.state is State.REVERTED,
+            "outcome": outcome,
+            **_counts(tally),
+        }
+
+    def _finish(
+        self, record: ChangeRecord, succeeded: bool, outcome: str, slack: SlackReplies
+    ) -> ChangeRecord | None:
+        try:
+            finished = self._store.finish_revert(record.event_id, succeeded, outcome, self._clock())
+        except AlreadyDecided as lost:
+            # A concurrent delivery recorded the outcome first; its message edit stands.
+            logger.info(
+                "revert already finished",
+                extra={"event_id": record.event_id, "state": lost.record.state},
+            )
+            return None
+        slack.update(finished)
+        return finished
+
+
+def _counts(tally: RevokeTally) -> dict[str, int]:
+    return {"revoked": tally.revoked, "already_gone": tally.already_gone}
+
+
+def _replies(settings: SlackSettings, credentials: SlackCredentials, timeout: int) -> SlackReplies:
+    client = web_client(settings, credentials)
+    client.timeout = timeout
+    return SlackReplies(client)

@@ -1,0 +1,82 @@
+"""Handing a revert to an asynchronous invocation of this same function.
+
+A click must be answered within 3 seconds; assuming two roles and revoking rules may
+take longer, so the click path invokes the function again with `InvocationType="Event"`
+(as Bolt's lazy listeners do) and that invocation does the revert. Its event is a small
+JSON object that cannot be mistaken for an API Gateway event:
+
+    {"sgrevert": "revert", "event_id": "<CloudTrail eventID>", "denied_by": "<Slack user id>"}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sgrevert.errors import SgrevertError
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.client import LambdaClient
+
+MARKER = "sgrevert"
+REVERT = "revert"
+_ACCEPTED = 202  # what Invoke answers to an accepted asynchronous invocation
+
+
+class BadRevertEvent(SgrevertError):
+    """An event carrying the marker but not a usable revert request."""
+
+
+class InvokeFailed(SgrevertError):
+    """The asynchronous invocation could not be started."""
+
+
+def is_revert_event(event: Any) -> bool:
+    return isinstance(event, dict) and event.get(MARKER) == REVERT
+
+
+@dataclass(frozen=True)
+class RevertJob:
+    event_id: str
+    denied_by: str
+
+    def to_event(self) -> dict[str, str]:
+        return {MARKER: REVERT, "event_id": self.event_id, "denied_by": self.denied_by}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> RevertJob:
+        event_id, denied_by = event.get("event_id"), event.get("denied_by")
+        if not isinstance(event_id, str) or not event_id:
+            raise BadRevertEvent("revert event without an event_id")
+        if not isinstance(denied_by, str) or not denied_by:
+            raise BadRevertEvent("revert event without denied_by")
+        return cls(event_id=event_id, denied_by=denied_by)
+
+
+class SelfInvoker:
+    """Starts a revert with an asynchronous Invoke (Lambda retries it on failure)."""
+
+    def __init__(self, lambda_client: LambdaClient) -> None:
+        self._lambda = lambda_client
+
+    def start(self, function_arn: str | None, job: RevertJob) -> None:
+        if not function_arn:
+            raise InvokeFailed("no function ARN in the Lambda context to invoke")
+        try:
+            response = self._lambda.invoke(
+                FunctionName=function_arn,
+                InvocationType="Event",
+                Payload=json.dumps(job.to_event()).encode(),
+            )
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            raise InvokeFailed(
+                f"{details.get('Code', 'ClientError')}: {details.get('Message', error)}"
+            ) from error
+        except BotoCoreError as error:
+            raise InvokeFailed(f"{type(error).__name__}: {error}") from error
+        if response.get("StatusCode") != _ACCEPTED:
+            raise InvokeFailed(f"Invoke answered {response.get('StatusCode')}, not 202")
