@@ -1,0 +1,696 @@
+"""`sgrevert`: the operator CLI over the code the Lambdas run.
+
+    sgrevert scan --since 2h      what the detector's Lake query finds (reads only)
+    sgrevert changes              recorded changes and who decided them
+    sgrevert revert EVENT_ID      break-glass Deny: revoke a change's rules from here
+    sgrevert replay FILE          what each CloudTrail record would become (no AWS calls)
+
+Settings come from the same environment variables as the Lambdas, or from flags, which
+win. Exit codes (scripts may rely on them):
+
+    0  done
+    1  failed (AWS refused, the Lake query failed, the revoke failed)
+    2  usage or configuration error (bad flag, missing setting, unreadable file)
+    3  refused, nothing done on purpose (already decided, informational, not on record,
+       confirmation declined)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+from typing import Any, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sgrevert import aws
+from sgrevert.cli_render import STATE_COLOURS, Cell, QueryStatus, Style, table, wants_colour
+from sgrevert.cloudtrail import SkipRecord, is_id_only, parse_record
+from sgrevert.errors import (
+    AlreadyDecided,
+    ConfigError,
+    LakeQueryError,
+    NotDecidable,
+    UnknownChange,
+)
+from sgrevert.lake import LakeQuery
+from sgrevert.model import Change, ChangeRecord, Rule, State, iso
+from sgrevert.query import ACCOUNT_ID, REGION_NAME, security_group_changes
+from sgrevert.replies import SlackReplies
+from sgrevert.responder import Responder
+from sgrevert.revert import RevertPlan, plan_revert
+from sgrevert.reverter import SpokeReverter
+from sgrevert.risk import Assessment, Risk, assess
+from sgrevert.roles import RoleChain
+from sgrevert.selfinvoke import RevertJob, SelfInvoker
+from sgrevert.settings import (
+    _ROLE_ARN,
+    _ROLE_NAME,
+    _STORE,
+    DEFAULT_SLACK_API_URL,
+    DEFAULT_SPOKE_ROLE_NAME,
+    Env,
+    LakeSettings,
+    SlackSettings,
+)
+from sgrevert.slack import SlackCredentials, load_credentials, web_client
+from sgrevert.store import ChangeStore
+from sgrevert.trail_file import UnreadableInput, read_records
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+
+DEFAULT_QUERY_TIMEOUT_SECONDS = 600.0
+REVERTIBLE_STATES = (State.PENDING, State.REVERT_FAILED)
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+# Which flag stands for which environment variable, so an error can name both.
+FLAGS = {
+    "EVENT_DATA_STORE": "--event-data-store",
+    "LAKE_READ_ROLE_ARN": "--role-arn",
+    "TABLE_NAME": "--table",
+    "HUB_ROLE_ARN": "--hub-role-arn",
+    "SPOKE_ROLE_NAME": "--spoke-role-name",
+    "SLACK_SECRET_ARN": "--slack-secret-arn",
+    "SLACK_API_URL": "--slack-api-url",
+}
+
+
+class CliError(Exception):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class Io:
+    out: TextIO
+    err: TextIO
+    stdin: TextIO
+    style: Style
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def note(self, text: str) -> None:
+        self.err.write(text + "\n")
+
+
+# -- arguments -------------------------------------------------------------------------------
+
+
+def duration(text: str) -> timedelta:
+    """`30m`, `2h`, `7d`, `1w`, `90s` -> timedelta (argparse type)."""
+    found = _DURATION.match(text)
+    if not found or int(found.group(1)) == 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration: use a positive number and a unit, "
+            "such as 30m, 2h, 7d (units: s, m, h, d, w)"
+        )
+    return timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
+
+
+def _matching(pattern: re.Pattern[str], meaning: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if not pattern.match(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {meaning}")
+        return text
+
+    return check
+
+
+def _state(text: str) -> State:
+    try:
+        return State(text.upper())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a state: choose from {', '.join(s.value for s in State)}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sgrevert",
+        description="Security-group change review for AWS Organizations, from a terminal.",
+        epilog="exit codes: 0 done, 1 failed, 2 usage or configuration error, "
+        "3 refused or nothing done on purpose",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the library's JSON logs on stdout"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scan = commands.add_parser(
+        "scan",
+        help="find security-group changes in CloudTrail Lake (reads only)",
+        description="Run the detector's query over CloudTrail Lake with your credentials and "
+        "print the changes it finds. Writes nothing and posts nothing.",
+    )
+    scan.add_argument("--since", type=duration, default=duration("2h"), help="window (2h)")
+    scan.add_argument(
+        "--account", type=_matching(ACCOUNT_ID, "a 12-digit account id"), help="one account only"
+    )
+    scan.add_argument(
+        "--region", type=_matching(REGION_NAME, "a region name"), help="one region only"
+    )
+    scan.add_argument(
+        "--event-data-store", help="event data store id or ARN (env EVENT_DATA_STORE)"
+    )
+    scan.add_argument("--role-arn", help="role to assume to query Lake (env LAKE_READ_ROLE_ARN)")
+    scan.add_argument(
+        "--timeout",
+        type=duration,
+        default=timedelta(seconds=DEFAULT_QUERY_TIMEOUT_SECONDS),
+        help="give up on the query after this long (10m)",
+    )
+    scan.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    scan.set_defaults(run=_scan)
+
+    changes = commands.add_parser(
+        "changes",
+        help="list recorded changes and who decided them",
+        description="List recorded changes from the table, with who decided what and when.",
+    )
+    changes.add_argument("--state", type=_state, help="only this state (PENDING, DENIED, ...)")
+    changes.add_argument("--since", type=duration, default=duration("7d"), help="window (7d)")
+    changes.add_argument("--table", help="DynamoDB table name (env TABLE_NAME)")
+    changes.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    changes.set_defaults(run=_changes)
+
+    revert = commands.add_parser(
+        "revert",
+        help="break-glass Deny: revoke a change's rules from here",
+        description="Show what a change's revert would revoke, ask, then deny and revert it "
+        "through the same code as a Deny in Slack, recording you as the decider.",
+    )
+    revert.add_argument("event_id", metavar="EVENT_ID", help="the change's CloudTrail eventID")
+    revert.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    revert.add_argument("--table", help="DynamoDB table name (env TABLE_NAME)")
+    revert.add_argument("--hub-role-arn", help="hub role to assume first (env HUB_ROLE_ARN)")
+    revert.add_argument("--spoke-role-name", help="spoke role name (env SPOKE_ROLE_NAME)")
+    revert.add_argument(
+        "--slack-secret-arn", help="Slack secret, to update the message (env SLACK_SECRET_ARN)"
+    )
+    revert.add_argument("--slack-api-url", help="Slack Web API base URL (env SLACK_API_URL)")
+    revert.set_defaults(run=_revert)
+
+    replay = commands.add_parser(
+        "replay",
+        help="show what CloudTrail records would become (no AWS calls)",
+        description="Read CloudTrail records (one record, a list, a trail log file, gzipped "
+        "or not, or JSON lines) and print each change and the exact revoke a Deny would "
+        "perform, and why other records are skipped. Touches nothing.",
+    )
+    replay.add_argument("file", metavar="FILE", help="the file to read, or - for stdin")
+    replay.add_argument("--json", action="store_true", help="print JSON instead of text")
+    replay.set_defaults(run=_replay)
+    return parser
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2), already printed
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    io = Io(sys.stdout, sys.stderr, sys.stdin, Style(wants_colour(sys.stdout)))
+    run: Callable[[argparse.Namespace, Io], int] = args.run
+    try:
+        with _quiet_logs(not args.verbose):
+            return run(args, io)
+    except CliError as error:
+        _fail(io, str(error))
+        return error.exit_code
+    except ConfigError as error:
+        _fail(io, _with_flags(str(error)))
+        return EXIT_USAGE
+    except (ClientError, BotoCoreError) as error:
+        _fail(io, f"AWS: {error}")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        _fail(io, "interrupted")
+        return EXIT_FAILURE
+
+
+def _fail(io: Io, message: str) -> None:
+    io.note(f"{io.style('red', 'sgrevert: error:')} {message}")
+
+
+def _with_flags(message: str) -> str:
+    named = [flag for name, flag in FLAGS.items() if re.search(rf"\b{name}\b", message)]
+    return message + (f" (or pass {', '.join(named)})" if named else "")
+
+
+@contextmanager
+def _quiet_logs(quiet: bool) -> Iterator[None]:
+    """The shared code logs JSON for CloudWatch; in a terminal that would drown the output,
+    and what matters reaches the operator through the command's own messages."""
+    previous = logging.root.manager.disable
+    if quiet:
+        logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def _environ(args: argparse.Namespace, flags: Mapping[str, str]) -> Env:
+    """The process environment with the given flags (attribute -> variable) laid over it."""
+    environ = dict(os.environ)
+    for attribute, name in flags.items():
+        value = getattr(args, attribute, None)
+        if value:
+            environ[name] = str(value)
+    return Env(environ)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _print_json(io: Io, value: Any) -> None:
+    io.say(json.dumps(value, indent=2, sort_keys=True))
+
+
+# -- scan ------------------------------------------------------------------------------------
+
+
+def _scan(args: argparse.Namespace, io: Io) -> int:
+    env = _environ(args, {"event_data_store": "EVENT_DATA_STORE", "role_arn": "LAKE_READ_ROLE_ARN"})
+    lake = LakeSettings(
+        event_data_store=str(
+            env.matching(
+                "EVENT_DATA_STORE",
+                _STORE,
+                "a CloudTrail Lake event data store id or ARN",
+                required=True,
+            )
+        ),
+        read_role_arn=env.matching(
+            "LAKE_READ_ROLE_ARN", _ROLE_ARN, "an IAM role ARN", required=False
+        ),
+        lookback_minutes=1,  # unused here: the window is --since
+    )
+    end = datetime.now(UTC)
+    start = end - args.since
+    statement = security_group_changes(
+        lake.event_data_store_id, start, end, account=args.account, region=args.region
+    )
+    base = aws.session()
+    session = (
+        aws.assumed_session(lake.read_role_arn, "sgrevert-cli-scan", base)
+        if lake.read_role_arn
+        else base
+    )
+    region = lake.event_data_store_region
+    cloudtrail = aws.client("cloudtrail", session, **({"region_name": region} if region else {}))
+    io.note(f"scanning {iso(start)} .. {iso(end)} in {lake.event_data_store_id}")
+    status = QueryStatus(io.err, live=_isatty(io.err))
+    changes: list[Change] = []
+    skipped: list[dict[str, str | None]] = []
+    try:
+        for row in LakeQuery(cloudtrail, progress=status).rows(
+            statement, args.timeout.total_seconds()
+        ):
+            try:
+                changes.append(parse_record(_row_record(row)))
+            except SkipRecord as skipping:
+                skipped.append({"event_id": row.get("event_id"), "reason": skipping.reason})
+    except LakeQueryError as error:
+        raise CliError(str(error), EXIT_FAILURE) from None
+    finally:
+        status.done()
+
+    risks = [assess(change) for change in changes]
+    if args.json:
+        _print_json(
+            io,
+            {
+                "window": {"start": iso(start), "end": iso(end)},
+                "changes": [
+                    {**change.to_dict(), "risk": risk.risk.label, "risk_reason": risk.reason}
+                    for change, risk in zip(changes, risks, strict=True)
+                ],
+                "skipped": skipped,
+            },
+        )
+    elif changes:
+        headers = ["TIME", "EVENT ID", "ACCOUNT", "REGION", "GROUP", "EVENT", "ACTOR", "RULES"]
+        headers.append("RISK")
+        rows: list[list[Cell]] = []
+        for change, risk in zip(changes, risks, strict=True):
+            cells: list[Cell] = [
+                iso(change.event_time),
+                change.event_id,
+                change.account,
+                change.region,
+                change.group_id,
+                change.event_name,
+                change.actor.arn,
+                rules_text(change.rules),
+                _risk_cell(risk),
+            ]
+            rows.append(cells)
+        io.say(table(headers, rows, io.style))
+    for skipped_row in skipped:
+        io.note(f"skipped {skipped_row['event_id']}: {skipped_row['reason']}")
+    io.note(f"{len(changes)} changes, {len(skipped)} skipped")
+    return EXIT_OK
+
+
+def _row_record(row: Mapping[str, str]) -> Any:
+    """The CloudTrail record in a Lake row; an unreadable one becomes a record the parser
+    skips with a reason."""
+    try:
+        return json.loads(row.get("event_json", ""))
+    except (TypeError, ValueError):
+        return {"eventID": row.get("event_id")}
+
+
+_RISK_COLOURS = {Risk.CRITICAL: "red", Risk.HIGH: "red", Risk.MEDIUM: "yellow", Risk.LOW: "dim"}
+
+
+def _risk_cell(assessment: Assessment) -> Cell:
+    return (_RISK_COLOURS[assessment.risk], assessment.risk.label)
+
+
+def rule_text(rule: Rule) -> str:
+    """E.g. `ingress tcp/22 203.0.113.0/24` (protocol `all` for -1)."""
+    if is_id_only(rule):
+        return f"{rule.direction.value} rule {rule.rule_id}"
+    protocol = "all" if rule.protocol == "-1" else rule.protocol
+    ports = "" if rule.protocol == "-1" else f"/{rule.ports}"
+    return f"{rule.direction.value} {protocol}{ports} {rule.source}"
+
+
+def rules_text(rules: Sequence[Rule], shown: int = 2) -> str:
+    text = ", ".join(rule_text(rule) for rule in rules[:shown])
+    return text + (f" (+{len(rules) - shown} more)" if len(rules) > shown else "")
+
+
+# -- changes ---------------------------------------------------------------------------------
+
+
+def _changes(args: argparse.Namespace, io: Io) -> int:
+    env = _environ(args, {"table": "TABLE_NAME"})
+    store = ChangeStore(aws.table(env.required("TABLE_NAME", "the DynamoDB table name")))
+    since = datetime.now(UTC) - args.since
+    states = [args.state] if args.state else list(State)
+    records = sorted(
+        chain.from_iterable(store.by_state(state, since) for state in states),
+        key=lambda r: (r.change.event_time, r.event_id),
+    )
+    if args.json:
+        _print_json(io, [_record_dict(record) for record in records])
+    elif records:
+        headers = ["TIME", "EVENT ID", "ACCOUNT", "REGION", "GROUP", "EVENT", "STATE"]
+        headers += ["DECIDED BY", "DECIDED AT", "OUTCOME"]
+        rows: list[list[Cell]] = [
+            [
+                iso(record.change.event_time),
+                record.event_id,
+                record.change.account,
+                record.change.region,
+                record.change.group_id,
+                record.change.event_name,
+                (_state_style(record.state), record.state.value),
+                record.decided_by or "-",
+                iso(record.decided_at) if record.decided_at else "-",
+                record.outcome or "",
+            ]
+            for record in records
+        ]
+        io.say(table(headers, rows, io.style))
+    io.note(f"{len(records)} changes since {iso(since)}")
+    return EXIT_OK
+
+
+def _state_style(state: State) -> str:
+    return STATE_COLOURS.get(state.value, "")
+
+
+def _record_dict(record: ChangeRecord) -> dict[str, Any]:
+    return {
+        "change": record.change.to_dict(),
+        "state": record.state.value,
+        "recorded_at": iso(record.recorded_at),
+        "decided_by": record.decided_by,
+        "decided_at": iso(record.decided_at) if record.decided_at else None,
+        "outcome": record.outcome,
+        "slack_channel": record.slack_channel,
+        "slack_ts": record.slack_ts,
+    }
+
+
+# -- revert ----------------------------------------------------------------------------------
+
+
+def _revert(args: argparse.Namespace, io: Io) -> int:
+    env = _environ(
+        args,
+        {
+            "table": "TABLE_NAME",
+            "hub_role_arn": "HUB_ROLE_ARN",
+            "spoke_role_name": "SPOKE_ROLE_NAME",
+            "slack_secret_arn": "SLACK_SECRET_ARN",
+            "slack_api_url": "SLACK_API_URL",
+        },
+    )
+    table_name = env.required("TABLE_NAME", "the DynamoDB table name")
+    hub_role_arn = env.matching("HUB_ROLE_ARN", _ROLE_ARN, "an IAM role ARN", required=False)
+    spoke_role_name = (
+        env.matching(
+            "SPOKE_ROLE_NAME",
+            _ROLE_NAME,
+            "an IAM role name, optionally with a path (security/spoke-001)",
+            required=False,
+        )
+        or DEFAULT_SPOKE_ROLE_NAME
+    )
+    secret_arn = env.raw("SLACK_SECRET_ARN")
+    slack = (
+        SlackSettings(secret_arn, env.url("SLACK_API_URL", DEFAULT_SLACK_API_URL))
+        if secret_arn
+        else None
+    )
+
+    base = aws.session()
+    store = ChangeStore(aws.table(table_name, base))
+    try:
+        record = store.require(args.event_id)
+    except UnknownChange as error:
+        raise CliError(str(error), EXIT_REFUSED) from None
+    if record.state is State.INFO:
+        raise CliError(
+            f"change {record.event_id} ({record.change.event_name}) is informational: "
+            "there is nothing to revert",
+            EXIT_REFUSED,
+        )
+    if record.state not in REVERTIBLE_STATES:
+        raise CliError(_decided_text(record), EXIT_REFUSED)
+
+    plan = plan_revert(record.change)
+    io.say(
+        f"{record.change.event_name} by {record.change.actor.arn} at "
+        f"{iso(record.change.event_time)} ({record.state.value})"
+    )
+    for line in plan_lines(plan):
+        io.say(line)
+    if not args.yes:
+        if not _isatty(io.stdin):
+            raise CliError("not a terminal, so not asking: pass --yes to revert", EXIT_USAGE)
+        io.err.write(f"Revoke {plan.rule_count} rule(s) in {plan.where}? [y/N] ")
+        io.err.flush()
+        if io.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise CliError("not confirmed; nothing was changed", EXIT_REFUSED)
+
+    sts = aws.client("sts", base)
+    decider = f"cli:{sts.get_caller_identity()['Arn']}"
+    try:
+        store.decide(record.event_id, State.DENIED, decider, datetime.now(UTC))
+    except (AlreadyDecided, NotDecidable) as lost:
+        raise CliError(_decided_text(lost.record), EXIT_REFUSED) from None
+
+    reverter = SpokeReverter(
+        RoleChain(sts, hub_role_arn, str(spoke_role_name)), aws.client("organizations", base)
+    )
+    credentials, replies = _slack_replies(slack, io)
+    responder = Responder(
+        store=store,
+        approvers=(),
+        credentials=credentials,
+        slack=replies,
+        invoker=_no_invoker,
+        reverter=lambda: reverter,
+    )
+    result = responder.revert(RevertJob(record.event_id, decider))
+    outcome = str(result.get("outcome") or "")
+    if result.get("reverted"):
+        io.say(f"{io.style('green', 'REVERTED')}: {outcome} (decided by {decider})")
+        return EXIT_OK
+    io.say(f"{io.style('red', str(result.get('state') or 'NOT REVERTED'))}: {outcome}")
+    return EXIT_FAILURE
+
+
+def _decided_text(record: ChangeRecord) -> str:
+    who = record.decided_by or "nobody"
+    when = f" at {iso(record.decided_at)}" if record.decided_at else ""
+    return f"change {record.event_id} is already {record.state.value} (by {who}{when})"
+
+
+def plan_lines(plan: RevertPlan) -> list[str]:
+    """The plan in words: every rule id and recorded permission, and where."""
+    lines = [f"would revoke {plan.rule_count} rule(s) on {plan.group_id} in {plan.where}"]
+    for direction, ids in (("ingress", plan.ingress_rule_ids), ("egress", plan.egress_rule_ids)):
+        lines += [f"  {direction} rule {rule_id}" for rule_id in ids]
+    for direction, permissions in (
+        ("ingress", plan.ingress_permissions),
+        ("egress", plan.egress_permissions),
+    ):
+        lines += [f"  {direction} permission {json.dumps(p, sort_keys=True)}" for p in permissions]
+    return lines
+
+
+def _no_invoker() -> SelfInvoker:
+    raise RuntimeError("the CLI reverts in this process; it never invokes the Lambda")
+
+
+class _NoSlack(SlackReplies):
+    """Without Slack settings (or when Slack cannot be reached) the message is left as is."""
+
+    def __init__(self) -> None:
+        pass
+
+    def update(
+        self, record: ChangeRecord, channel: str | None = None, ts: str | None = None
+    ) -> bool:
+        return False
+
+    def tell(self, channel: str, user: str, text: str) -> bool:
+        return False
+
+
+_NO_CREDENTIALS = SlackCredentials(bot_token="", signing_secret="")
+
+
+def _slack_replies(
+    slack: SlackSettings | None, io: Io
+) -> tuple[Callable[[], SlackCredentials], Callable[[SlackCredentials, int], SlackReplies]]:
+    """Best-effort Slack for the responder: the revoke is done by the time these are used, so
+    a missing or unreadable secret must only cost the message edit, never the outcome."""
+
+    def credentials() -> SlackCredentials:
+        if slack is None:
+            return _NO_CREDENTIALS
+        try:
+            return load_credentials(slack.secret_arn)
+        except Exception as error:  # any failure only costs the message edit
+            io.note(f"Slack message not updated: {error}")
+            return _NO_CREDENTIALS
+
+    def replies(found: SlackCredentials, timeout: int) -> SlackReplies:
+        if slack is None or found is _NO_CREDENTIALS:
+            return _NoSlack()
+        client = web_client(slack, found)
+        client.timeout = timeout
+        return SlackReplies(client)
+
+    return credentials, replies
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+
+def _replay(args: argparse.Namespace, io: Io) -> int:
+    try:
+        if args.file == "-":
+            data = io.stdin.buffer.read() if hasattr(io.stdin, "buffer") else io.stdin.read()
+        else:
+            with open(args.file, "rb") as handle:
+                data = handle.read()
+        entries = read_records(data.encode() if isinstance(data, str) else data)
+    except OSError as error:
+        raise CliError(f"cannot read {args.file}: {error.strerror or error}", EXIT_USAGE) from None
+    except UnreadableInput as error:
+        raise CliError(f"{args.file}: {error}", EXIT_USAGE) from None
+
+    changes: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for entry in entries:
+        event_id = entry.record.get("eventID") if isinstance(entry.record, dict) else None
+        if entry.problem is not None:
+            skipped.append({"where": entry.where, "event_id": None, "reason": entry.problem})
+            continue
+        try:
+            change = parse_record(entry.record)
+        except SkipRecord as skipping:
+            skipped.append({"where": entry.where, "event_id": event_id, "reason": skipping.reason})
+            continue
+        plan = plan_revert(change) if change.revertible else None
+        changes.append({"where": entry.where, "change": change, "plan": plan})
+
+    if args.json:
+        _print_json(
+            io,
+            {
+                "changes": [
+                    {
+                        "where": item["where"],
+                        "change": item["change"].to_dict(),
+                        "revert": asdict(item["plan"]) if item["plan"] else None,
+                    }
+                    for item in changes
+                ],
+                "skipped": skipped,
+            },
+        )
+    else:
+        for item in changes:
+            _replay_change(io, item["where"], item["change"], item["plan"])
+        for skip in skipped:
+            io.say(
+                f"{io.style('dim', 'skipped')} {skip['where']}"
+                + (f" ({skip['event_id']})" if skip["event_id"] else "")
+                + f": {skip['reason']}"
+            )
+    io.note(f"{len(changes)} changes, {len(skipped)} skipped")
+    return EXIT_OK
+
+
+def _replay_change(io: Io, where: str, change: Change, plan: RevertPlan | None) -> None:
+    io.say(
+        f"{io.style('bold', change.event_id)} {where}: {change.event_name} on {change.group_id} "
+        f"in {change.account} / {change.region} at {iso(change.event_time)}"
+    )
+    io.say(f"  by {change.actor.arn}")
+    for rule in change.rules:
+        recorded_id = f" ({rule.rule_id})" if rule.rule_id and not is_id_only(rule) else ""
+        io.say(f"  {rule_text(rule)}{recorded_id}")
+    if plan is None:
+        io.say(f"  {change.event_name} is posted for information: a Deny revokes nothing")
+    else:
+        for line in plan_lines(plan):
+            io.say(f"  {line}")
+    io.say()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""The operator CLI through `main([...])` against moto, the Lake stand-in and the Slack stand-in.
+
+The CLI reaches AWS as an operator's shell would: credentials and endpoints from the
+environment (moto's, the stand-in's for CloudTrail).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from slack_sdk import WebClient
+
+from sandbox.lake import LakeStandIn
+from sandbox.slack_api import SlackStandIn
+from sgrevert import blocks
+from sgrevert.cli import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
+from sgrevert.model import Direction, State
+from sgrevert.store import ChangeStore
+from tests.integration.groups import MEMBER_ACCOUNT, NOW, Group, make_change
+from tests.support import BOT_TOKEN, REGION, SECURITY_ACCOUNT, load_event
+
+HUB_ROLE_ARN = f"arn:aws:iam::{SECURITY_ACCOUNT}:role/sgrevert-hub"
+SPOKE_ROLE = "security/spoke-001"
+CHANNEL = "C0SECURITY"
+
+
+@pytest.fixture
+def lake(aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LakeStandIn]:
+    with LakeStandIn(page_size=2, running_polls=2) as stand_in:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", stand_in.endpoint_url)
+        yield stand_in
+
+
+@pytest.fixture
+def data_store(lake: LakeStandIn, monkeypatch: pytest.MonkeyPatch) -> str:
+    arn = lake.create_event_data_store("org-trail")
+    monkeypatch.setenv("EVENT_DATA_STORE", arn)
+    return arn
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with SlackStandIn(bot_token=BOT_TOKEN) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def revert_env(monkeypatch: pytest.MonkeyPatch, table_name: str) -> None:
+    monkeypatch.setenv("TABLE_NAME", table_name)
+    monkeypatch.setenv("HUB_ROLE_ARN", HUB_ROLE_ARN)
+    monkeypatch.setenv("SPOKE_ROLE_NAME", SPOKE_ROLE)
+    monkeypatch.delenv("SLACK_SECRET_ARN", raising=False)
+
+
+def authorize(
+    minutes_ago: float, account: str = MEMBER_ACCOUNT, cidr: str = "203.0.113.0/24"
+) -> dict[str, Any]:
+    """A real-shaped AuthorizeSecurityGroupIngress record, `minutes_ago` old, unique id."""
+    record = copy.deepcopy(load_event("authorize_ingress_ipv4"))
+    record["eventID"] = str(uuid.uuid4())
+    record["recipientAccountId"] = account
+    record["eventTime"] = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    record["requestParameters"]["ipPermissions"]["items"][0]["ipRanges"] = {
+        "items": [{"cidrIp": cidr}]
+    }
+    rule = record["responseElements"]["securityGroupRuleSet"]["items"][0]
+    rule["cidrIpv4"] = cidr
+    rule["securityGroupRuleId"] = f"sgr-{uuid.uuid4().hex[:17]}"
+    return record
+
+
+class Keyboard(io.StringIO):
+    """A terminal on stdin, with what the operator types."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+# -- scan ------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("data_store")
+def test_given_changes_over_several_pages_when_scanned_then_all_in_the_window_are_listed(
+    lake: LakeStandIn, data_store: str, capsys: pytest.CaptureFixture[str], table_name: str
+) -> None:
+    inside = [authorize(10, cidr=f"198.51.100.{n}/32") for n in range(5)]
+    public = authorize(5, cidr="0.0.0.0/0")
+    old = authorize(60 * 5)
+    failed = {**authorize(3), "errorCode": "Client.InvalidPermission.Duplicate"}
+    lake.put_records(data_store, [*inside, public, old, failed])
+
+    assert main(["scan", "--since", "2h", "--json"]) == EXIT_OK
+
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    # Ordered by time, then event id (the five `inside` share a time).
+    assert [c["event_id"] for c in result["changes"]] == [
+        *sorted(r["eventID"] for r in inside),
+        public["eventID"],
+    ]
+    assert result["changes"][-1]["risk"] in ("high", "critical")
+    assert result["skipped"] == []
+    # Progress went to stderr, plainly (not a terminal), through the query's states and pages.
+    assert "RUNNING" in captured.err
+    assert "reading results: 6 rows" in captured.err
+    assert "6 changes, 0 skipped" in captured.err
+    assert "\r" not in captured.err
+    # Nothing was written: the table is as empty as it was.
+    assert table_is_empty(table_name)
+
+
+def table_is_empty(table_name: str) -> bool:
+    return boto3.resource("dynamodb").Table(table_name).scan()["Count"] == 0
+
+
+@pytest.mark.usefixtures("data_store")
+def test_given_an_account_filter_when_scanned_then_the_table_shows_only_that_account(
+    lake: LakeStandIn, data_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = authorize(10, account="444455556666", cidr="0.0.0.0/0")
+    lake.put_records(data_store, [authorize(10), mine])
+
+    assert main(["scan", "--since", "30m", "--account", "444455556666"]) == EXIT_OK
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "TIME",
+        "EVENT",
+        "ID",
+        "ACCOUNT",
+        "REGION",
+        "GROUP",
+        "EVENT",
+        "ACTOR",
+        "RULES",
+        "RISK",
+    ]
+    [row] = lines[1:]
+    assert mine["eventID"] in row
+    assert "ingress tcp/22 0.0.0.0/0" in row
+    assert row.endswith("critical")
+    assert "\033[" not in row  # no colour off a terminal
+
+
+@pytest.mark.usefixtures("data_store")
+def test_given_a_failing_lake_query_when_scanned_then_it_fails_with_lakes_reason(
+    lake: LakeStandIn, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake.fail_next_query("FAILED", "Access denied to the event data store.")
+
+    assert main(["scan"]) == EXIT_FAILURE
+
+    assert "ended FAILED: Access denied" in capsys.readouterr().err
+
+
+def test_given_no_event_data_store_when_scanned_then_the_error_names_the_variable_and_flag(
+    aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("EVENT_DATA_STORE", raising=False)
+
+    assert main(["scan"]) == EXIT_USAGE
+
+    err = capsys.readouterr().err
+    assert "EVENT_DATA_STORE is not set" in err
+    assert "--event-data-store" in err
+
+
+# -- changes ---------------------------------------------------------------------------------
+
+
+def test_given_decided_and_pending_changes_when_listed_then_each_shows_who_decided_and_when(
+    change_store: ChangeStore,
+    table_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+    pending = make_change(MEMBER_ACCOUNT, REGION, "sg-0aaa", [])
+    denied = make_change(MEMBER_ACCOUNT, REGION, "sg-0bbb", [])
+    for change in (pending, denied):
+        change_store.record_new(change, NOW)
+    change_store.decide(denied.event_id, State.DENIED, "U0ALICE", NOW)
+    change_store.finish_revert(denied.event_id, True, "1 rule revoked", NOW)
+
+    assert main(["changes", "--table", table_name, "--json"]) == EXIT_OK
+    listed = {r["change"]["event_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert listed[pending.event_id]["state"] == "PENDING"
+    assert listed[pending.event_id]["decided_by"] is None
+    assert listed[denied.event_id]["state"] == "REVERTED"
+    assert listed[denied.event_id]["decided_by"] == "U0ALICE"
+    assert listed[denied.event_id]["outcome"] == "1 rule revoked"
+
+    assert main(["changes", "--table", table_name, "--state", "reverted"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert denied.event_id in out and "U0ALICE" in out and "1 rule revoked" in out
+    assert pending.event_id not in out
+
+
+def test_given_no_table_when_listing_then_the_error_names_the_variable(
+    aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+
+    assert main(["changes"]) == EXIT_USAGE
+
+    assert "TABLE_NAME is not set" in capsys.readouterr().err
+
+
+# -- revert ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_a_pending_change_when_reverted_with_yes_then_its_rules_go_and_the_operator_decided(
+    change_store: ChangeStore,
+    slack: SlackStandIn,
+    slack_secret_arn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SLACK_SECRET_ARN", slack_secret_arn)
+    monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+    group = Group.create()
+    group.authorize(Direction.INGRESS, 443, "10.0.0.0/8")
+    before = group.rules()
+    added = group.authorize(Direction.INGRESS, 22, "203.0.113.0/24", "198.51.100.0/24")
+    change = group.change(added)
+    change_store.record_new(change, NOW)
+    message = blocks.message(change_store.require(change.event_id))
+    posted = WebClient(token=BOT_TOKEN, base_url=slack.api_url).chat_postMessage(
+        channel=CHANNEL, text=message.text, blocks=message.blocks
+    )
+    change_store.mark_posted(change.event_id, CHANNEL, str(posted["ts"]), NOW)
+
+    assert main(["revert", change.event_id, "--yes"]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    for rule in added:
+        assert f"ingress rule {rule.rule_id}" in out
+    assert f"2 rules revoked in {MEMBER_ACCOUNT} / {REGION}" in out
+    assert group.rules() == before
+    done = change_store.require(change.event_id)
+    assert done.state is State.REVERTED
+    assert done.decided_by is not None and done.decided_by.startswith("cli:arn:aws:")
+    # The operator's credentials are the security account's: the rules in the member account
+    # could only go through the role chain (moto's STS scopes credentials to the role's account).
+    [update] = slack.updates
+    assert "from the CLI" in json.dumps(update.blocks)
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_an_already_decided_change_when_reverted_then_it_is_refused_and_nothing_moves(
+    change_store: ChangeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    group = Group.create()
+    added = group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")
+    change = group.change(added)
+    change_store.record_new(change, NOW)
+    change_store.decide(change.event_id, State.APPROVED, "U0BOB", NOW)
+
+    assert main(["revert", change.event_id, "--yes"]) == EXIT_REFUSED
+
+    assert "is already APPROVED (by U0BOB" in capsys.readouterr().err
+    assert group.rule_ids() >= {rule.rule_id for rule in added}
+    assert change_store.require(change.event_id).decided_by == "U0BOB"
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_an_unknown_event_when_reverted_then_it_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["revert", "no-such-event", "--yes"]) == EXIT_REFUSED
+
+    assert "no recorded change with event id 'no-such-event'" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_no_terminal_and_no_yes_when_reverting_then_it_refuses_to_ask(
+    change_store: ChangeStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    change = make_change(MEMBER_ACCOUNT, REGION, "sg-0aaa", [])
+    change_store.record_new(change, NOW)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+
+    assert main(["revert", change.event_id]) == EXIT_USAGE
+
+    assert "pass --yes" in capsys.readouterr().err
+    assert change_store.require(change.event_id).state is State.PENDING
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_a_terminal_when_the_operator_declines_then_nothing_is_decided(
+    change_store: ChangeStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    group = Group.create()
+    change = group.change(group.authorize(Direction.INGRESS, 22, "203.0.113.0/24"))
+    change_store.record_new(change, NOW)
+    monkeypatch.setattr("sys.stdin", Keyboard("n\n"))
+
+    assert main(["revert", change.event_id]) == EXIT_REFUSED
+
+    captured = capsys.readouterr()
+    assert "Revoke 1 rule(s) in" in captured.err
+    assert "not confirmed" in captured.err
+    assert change_store.require(change.event_id).state is State.PENDING
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_a_terminal_when_the_operator_confirms_then_it_reverts(
+    change_store: ChangeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = Group.create()
+    before = group.rules()
+    change = group.change(group.authorize(Direction.INGRESS, 22, "203.0.113.0/24"))
+    change_store.record_new(change, NOW)
+    monkeypatch.setattr("sys.stdin", Keyboard("y\n"))
+
+    assert main(["revert", change.event_id]) == EXIT_OK
+
+    assert group.rules() == before
+    assert change_store.require(change.event_id).state is State.REVERTED
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_a_change_with_no_rules_when_reverted_then_it_fails_and_stays_retryable(
+    change_store: ChangeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    change = make_change(MEMBER_ACCOUNT, REGION, "sg-0aaa", [])
+    change_store.record_new(change, NOW)
+
+    assert main(["revert", change.event_id, "--yes"]) == EXIT_FAILURE
+
+    assert "nothing to revoke automatically" in capsys.readouterr().out
+    assert change_store.require(change.event_id).state is State.REVERT_FAILED
+
+
+def test_given_no_table_when_reverting_then_the_error_names_the_variable_and_flag(
+    aws: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TABLE_NAME", raising=False)
+
+    assert main(["revert", "some-event", "--yes"]) == EXIT_USAGE
+
+    err = capsys.readouterr().err
+    assert "TABLE_NAME is not set" in err and "--table" in err
