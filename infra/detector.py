@@ -1,12 +1,17 @@
-"""revertsg-1: the detector function and the schedule that runs it."""
+"""revertsg-1: the detector function, the schedule that runs it and, with EventBridge, its
+event queue mapping."""
 
 from __future__ import annotations
+
+import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.asset import LambdaAsset
@@ -16,6 +21,13 @@ from infra.table import ChangeTable
 
 HANDLER = "sgrevert.detect.handler"
 TIMEOUT = cdk.Duration.minutes(5)  # a Lake query plus posting a burst of changes
+# The event queue mapping: batches of up to 10 events, gathered for at most 5 s (the
+# real-time path stays within seconds), on at most 2 concurrent invocations.
+BATCH_SIZE = 10
+BATCHING_WINDOW = cdk.Duration.seconds(5)
+QUEUE_CONCURRENCY = 2
+# One scheduled run at a time, plus the queue's invocations when the detector takes events.
+SCHEDULED_CONCURRENCY = 1
 # Lake queries the detector runs and polls; ids only come back from StartQuery.
 LAKE_ACTIONS = [
     "cloudtrail:StartQuery",
@@ -25,15 +37,15 @@ LAKE_ACTIONS = [
 ]
 
 
-def event_data_store_arn(scope: Construct, settings: Settings) -> str:
+def event_data_store_arn(scope: Construct, event_data_store: str, organization_account: str) -> str:
     """The configured ARN, or one built from an id: the store is the organization's."""
-    if settings.event_data_store.startswith("arn:"):
-        return settings.event_data_store
+    if event_data_store.startswith("arn:"):
+        return event_data_store
     return cdk.Stack.of(scope).format_arn(
         service="cloudtrail",
-        account=settings.organization_account_id,
+        account=organization_account,
         resource="eventdatastore",
-        resource_name=settings.event_data_store,
+        resource_name=event_data_store,
     )
 
 
@@ -47,6 +59,7 @@ class Detector(Construct):
         asset: LambdaAsset,
         table: ChangeTable,
         secret: secretsmanager.ISecret,
+        event_queue: sqs.IQueue | None,
     ) -> None:
         super().__init__(scope, construct_id)
         environment = {
@@ -55,23 +68,32 @@ class Detector(Construct):
             "SLACK_SECRET_ARN": secret.secret_arn,
             "SLACK_CHANNEL_ID": settings.slack_channel_id,
             "SLACK_API_URL": settings.slack_api_url,
-            "EVENT_DATA_STORE": settings.event_data_store,
-            "LOOKBACK_MINUTES": str(settings.lookback_minutes),
+            "DETECTION": settings.detection.value,
         }
-        if settings.lake_read_role_arn:
-            environment["LAKE_READ_ROLE_ARN"] = settings.lake_read_role_arn
+        if settings.detection.polls_lake:
+            assert settings.event_data_store  # settings require it when Lake is polled
+            environment["EVENT_DATA_STORE"] = settings.event_data_store
+            environment["LOOKBACK_MINUTES"] = str(settings.lookback_minutes)
+            if settings.lake_read_role_arn:
+                environment["LAKE_READ_ROLE_ARN"] = settings.lake_read_role_arn
+        if settings.policy:
+            environment["POLICY"] = settings.policy
+        revert_function = self._revert_function_arn(settings)
+        if revert_function:
+            environment["REVERT_FUNCTION_ARN"] = revert_function
+        concurrency = SCHEDULED_CONCURRENCY + (QUEUE_CONCURRENCY if event_queue else 0)
         self.handler = SgrevertFunction(
             self,
             "Handler",
             asset=asset,
             function_name=settings.detector_function_name,
             handler=HANDLER,
-            description="sgrevert detector: CloudTrail Lake to DynamoDB to Slack",
+            description="sgrevert detector: security-group changes to DynamoDB and Slack",
             environment=environment,
             timeout=TIMEOUT,
-            # One run at a time: runs overlap safely, but a second one only burns Lake
-            # query slots (10 per account) and Slack's posting rate.
-            reserved_concurrency=1 if settings.reserve_concurrency else None,
+            # Runs overlap safely, but more Lake runs only burn query slots (10 per account)
+            # and Slack's posting rate; the queue's invocations are capped by the mapping.
+            reserved_concurrency=concurrency if settings.reserve_concurrency else None,
             log_retention=settings.log_retention,
         )
         function = self.handler.function
@@ -82,22 +104,28 @@ class Detector(Construct):
         )
         table.grant_read_write(function, self.handler.role)
         secret.grant_read(function)
-        if settings.lake_read_role_arn:
+        if settings.detection.polls_lake:
+            self._grant_lake(settings)
+        if revert_function:
+            # Policy reverts go to the responder exactly as a Deny click's do.
             function.add_to_role_policy(
                 iam.PolicyStatement(
-                    sid="AssumeLakeReadRole",
-                    actions=["sts:AssumeRole"],
-                    resources=[settings.lake_read_role_arn],
+                    sid="StartPolicyReverts",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[revert_function],
                 )
             )
-        else:
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="QueryLake",
-                    actions=LAKE_ACTIONS,
-                    resources=[event_data_store_arn(self, settings)],
+        if event_queue is not None:
+            function.add_event_source(
+                event_sources.SqsEventSource(
+                    event_queue,
+                    batch_size=BATCH_SIZE,
+                    max_batching_window=BATCHING_WINDOW,
+                    report_batch_item_failures=True,
+                    max_concurrency=QUEUE_CONCURRENCY,
                 )
             )
+        # With EventBridge alone the schedule still runs: it posts what a Slack outage left.
         self.schedule = events.Rule(
             self,
             "Schedule",
@@ -110,4 +138,42 @@ class Detector(Construct):
                     max_event_age=cdk.Duration.minutes(settings.schedule_minutes),
                 )
             ],
+        )
+
+    def _revert_function_arn(self, settings: Settings) -> str | None:
+        """The responder, by name, only when the policy reverts without a click."""
+        if (
+            not settings.policy
+            or json.loads(settings.policy).get("auto_revert_at_or_above") is None
+        ):
+            return None
+        return cdk.Stack.of(self).format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=settings.responder_function_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _grant_lake(self, settings: Settings) -> None:
+        function = self.handler.function
+        if settings.lake_read_role_arn:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="AssumeLakeReadRole",
+                    actions=["sts:AssumeRole"],
+                    resources=[settings.lake_read_role_arn],
+                )
+            )
+            return
+        assert settings.event_data_store and settings.organization_account_id
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="QueryLake",
+                actions=LAKE_ACTIONS,
+                resources=[
+                    event_data_store_arn(
+                        self, settings.event_data_store, settings.organization_account_id
+                    )
+                ],
+            )
         )

@@ -1,4 +1,5 @@
-"""Alarms: function errors and throttles, reverts that failed for good, API 5xx.
+"""Alarms: function errors and throttles, reverts that failed for good, API 5xx, and the
+event queue falling behind or dead-lettering.
 
 Each alarm notifies `alarm_topic_arn` when configured; otherwise it is visible in the
 CloudWatch console only (subscribe a topic before relying on it).
@@ -16,6 +17,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 PERIOD = cdk.Duration.minutes(5)
+# The real-time path is behind once its oldest event waits longer than a Lake run would.
+EVENT_AGE_LIMIT = cdk.Duration.minutes(10)
 
 
 class Monitoring(Construct):
@@ -28,6 +31,8 @@ class Monitoring(Construct):
         failed_reverts: sqs.IQueue,
         api: apigw.RestApi,
         alarm_topic_arn: str | None,
+        event_queue: sqs.IQueue | None = None,
+        event_dead_letters: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = (
@@ -60,13 +65,34 @@ class Monitoring(Construct):
             api.metric_server_error(period=PERIOD, statistic="Sum"),
             "The Slack endpoint answered 5xx: Slack shows the user an error",
         )
+        if event_queue is not None:
+            self._alarm(
+                "EventQueueBehind",
+                event_queue.metric_approximate_age_of_oldest_message(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                "Security-group changes wait in the event queue: the detector is failing, "
+                "throttled or retrying a message; see its log group",
+                threshold=EVENT_AGE_LIMIT.to_seconds(),
+            )
+        if event_dead_letters is not None:
+            self._alarm(
+                "EventDeadLetters",
+                event_dead_letters.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum"
+                ),
+                "An event could not be queued or processed: the dead-letter queue holds it; "
+                "read it, fix the cause, then redrive it to the event queue",
+            )
 
-    def _alarm(self, name: str, metric: cloudwatch.Metric, description: str) -> None:
+    def _alarm(
+        self, name: str, metric: cloudwatch.Metric, description: str, threshold: float = 1
+    ) -> None:
         alarm = metric.create_alarm(
             self,
             name,
             alarm_description=description,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -12,6 +12,7 @@ what the functions accept at cold start.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,8 +21,11 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
+from sgrevert import policy as runtime_policy
 from sgrevert import settings as runtime
 from sgrevert import store
+from sgrevert.errors import ConfigError
+from sgrevert.settings import Detection
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -29,6 +33,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # function, table and stack names
 _REPOSITORY = re.compile(r"^[\w.-]{1,100}$")
 _BRANCH = re.compile(r"^[\w./-]{1,255}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
+_ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
+_OU = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
+_CALL_AS = ("DELEGATED_ADMIN", "SELF")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _RETENTION: dict[int, logs.RetentionDays] = {
@@ -72,16 +79,48 @@ REQUIRED = object()
 
 KEYS: tuple[Key, ...] = (
     Key(
+        "detection",
+        None,
+        "where changes are detected: lake, eventbridge or both; unset: both with an "
+        "event_data_store, else eventbridge",
+    ),
+    Key(
         "organization_account_id",
-        REQUIRED,
-        "the organization's management account (owner of the organization event data store)",
+        None,
+        "the organization's management account (owner of the organization event data store); "
+        "required when Lake is polled",
     ),
     Key(
         "event_data_store",
-        REQUIRED,
-        "the organization's CloudTrail Lake event data store, id or ARN",
+        None,
+        "the organization's CloudTrail Lake event data store, id or ARN; required when Lake "
+        "is polled",
     ),
     Key("slack_channel_id", REQUIRED, "the id of the Slack channel changes are posted to"),
+    Key(
+        "organization_id",
+        None,
+        "the organization's id (o-...): only its accounts may send events to the central bus; "
+        "required with EventBridge",
+    ),
+    Key(
+        "target_ous",
+        (),
+        "organizational units (or the root, r-...) whose accounts get the forwarding rule "
+        "(list or comma-separated); required with EventBridge",
+    ),
+    Key(
+        "target_regions",
+        (),
+        "regions of those accounts that get the forwarding rule (list or comma-separated); "
+        "required with EventBridge",
+    ),
+    Key(
+        "stack_set_call_as",
+        "DELEGATED_ADMIN",
+        "DELEGATED_ADMIN (the security account administers StackSets for the organization) "
+        "or SELF (the stack is deployed in the management account)",
+    ),
     Key(
         "lake_read_role_arn",
         None,
@@ -113,12 +152,20 @@ KEYS: tuple[Key, ...] = (
     Key("responder_function_name", "revertsg-2", "the responder function (and its role)"),
     Key("stack_name", "sgrevert", "the application's CloudFormation stack"),
     Key(
-        "reserve_concurrency", True, "reserve concurrency: 1 for the detector, 10 for the responder"
+        "reserve_concurrency",
+        True,
+        "reserve concurrency: 1 for the detector (3 with EventBridge), 10 for the responder",
     ),
     Key("log_retention_days", 365, "retention of the functions' and the API's logs"),
     Key("alarm_topic_arn", None, "existing SNS topic the alarms notify; unset: alarms only"),
     Key("account", None, "account to deploy to; unset: the one the CLI's credentials belong to"),
     Key("region", None, "region to deploy to; unset: the CLI's region"),
+    Key(
+        "policy",
+        None,
+        "the noise-control policy document (README: Noise control): ignore rules, "
+        "min_risk_to_post, auto_revert_at_or_above, max_messages_per_run, risk",
+    ),
     Key("direct", False, "true: deploy the application stack directly, without the pipeline"),
 )
 
@@ -127,9 +174,14 @@ _BY_NAME = {key.name: key for key in KEYS}
 
 @dataclass(frozen=True)
 class Settings:
-    organization_account_id: str
-    event_data_store: str
+    detection: Detection
+    organization_account_id: str | None
+    event_data_store: str | None
     slack_channel_id: str
+    organization_id: str | None
+    target_ous: tuple[str, ...]
+    target_regions: tuple[str, ...]
+    stack_set_call_as: str
     lake_read_role_arn: str | None
     hub_role_arn: str | None
     spoke_role_name: str
@@ -146,6 +198,7 @@ class Settings:
     reserve_concurrency: bool
     log_retention_days: int
     alarm_topic_arn: str | None
+    policy: str | None  # validated, as the detector's POLICY (compact JSON)
     account: str | None
     region: str | None
     direct: bool
@@ -179,7 +232,9 @@ class _Reader:
         self._errors: list[str] = []
 
     def settings(self) -> Settings:
+        detection = self._detection(has_event_data_store=self._context_has("event_data_store"))
         values: dict[str, Any] = {
+            "detection": detection,
             "organization_account_id": self._text("organization_account_id", _ACCOUNT, "12 digits"),
             "event_data_store": self._text(
                 "event_data_store", runtime._STORE, "an event data store id or ARN"
@@ -187,6 +242,14 @@ class _Reader:
             "slack_channel_id": self._text(
                 "slack_channel_id", runtime._CHANNEL, "a Slack channel id such as C0123ABCD"
             ),
+            "organization_id": self._text(
+                "organization_id", _ORGANIZATION, "an organization id such as o-a1b2c3d4e5"
+            ),
+            "target_ous": self._list(
+                "target_ous", _OU, "organizational unit or root ids (ou-ab12-cdef3456, r-ab12)"
+            ),
+            "target_regions": self._list("target_regions", _REGION, "regions such as eu-west-1"),
+            "stack_set_call_as": self._choice("stack_set_call_as", _CALL_AS),
             "lake_read_role_arn": self._text(
                 "lake_read_role_arn", runtime._ROLE_ARN, "an IAM role ARN"
             ),
@@ -216,7 +279,10 @@ class _Reader:
             "account": self._text("account", _ACCOUNT, "12 digits"),
             "region": self._text("region", _REGION, "a region such as eu-west-1"),
             "direct": self._flag("direct"),
+            "policy": self._policy(),
         }
+        self._require_for(detection, "organization_account_id", "event_data_store", lake=True)
+        self._require_for(detection, "organization_id", "target_ous", "target_regions", lake=False)
         if (
             values["detector_function_name"]
             and values["detector_function_name"] == values["responder_function_name"]
@@ -229,8 +295,72 @@ class _Reader:
             )
         return Settings(**values)
 
+    def _context_has(self, name: str) -> bool:
+        """Set to something, even something malformed (that is reported on its own)."""
+        value = self._context.get(name)
+        if isinstance(value, str):
+            return bool(value.strip())
+        if isinstance(value, list | tuple):
+            return bool(value)
+        return value is not None
+
+    def _detection(self, *, has_event_data_store: bool) -> Detection:
+        value = self._raw("detection")
+        if value is None:
+            return Detection.default(has_event_data_store)
+        try:
+            return Detection(str(value).lower())
+        except ValueError:
+            choices = ", ".join(d.value for d in Detection)
+            self._fail("detection", f"{value!r} is malformed: it must be one of {choices}")
+            return Detection.default(has_event_data_store)
+
+    def _require_for(self, detection: Detection, *names: str, lake: bool) -> None:
+        """Keys a detection path needs: Lake's when Lake is polled, EventBridge's otherwise."""
+        needed = detection.polls_lake if lake else detection.takes_events
+        path = "polls CloudTrail Lake" if lake else "takes EventBridge events"
+        for name in names:
+            if needed and not self._context_has(name):
+                self._fail(name, f"is required: detection={detection.value} {path}")
+
+    def _list(self, name: str, pattern: re.Pattern[str], form: str) -> tuple[str, ...]:
+        value = self._raw(name)
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            self._fail(name, f"{value!r} is malformed: it must be a list of {form}")
+            return ()
+        items = tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+        bad = [v for v in items if not pattern.match(v)]
+        if bad:
+            self._fail(name, f"{', '.join(map(repr, bad))} is malformed: it must be {form}")
+        return items
+
+    def _choice(self, name: str, choices: tuple[str, ...]) -> str:
+        value = self._raw(name)
+        if not isinstance(value, str) or value.upper() not in choices:
+            self._fail(name, f"{value!r} is malformed: it must be one of {', '.join(choices)}")
+            return str(_BY_NAME[name].default)
+        return value.upper()
+
     def _fail(self, name: str, problem: str) -> None:
         self._errors.append(f"{name}: {problem} ({_BY_NAME[name].meaning})")
+
+    def _policy(self) -> str | None:
+        """Checked with the detector's own parser, so synth refuses what a cold start would."""
+        value = self._raw("policy")
+        if value is None:
+            return None
+        try:
+            document = json.loads(value) if isinstance(value, str) else value
+            runtime_policy.policy_from_document(document, "policy")
+        except ValueError as error:
+            self._fail("policy", f"is not valid JSON: {error}")
+            return None
+        except ConfigError as error:
+            self._fail("policy", str(error).removeprefix("policy "))
+            return None
+        return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
     def _raw(self, name: str) -> Any:
         """The value, or the key's default when unset or blank; REQUIRED when missing."""

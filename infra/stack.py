@@ -9,7 +9,10 @@ from constructs import Construct
 
 from infra.api import SlackApi
 from infra.asset import LambdaAsset
+from infra.detector import TIMEOUT as DETECTOR_TIMEOUT
 from infra.detector import Detector
+from infra.event_intake import EventIntake
+from infra.forwarders import ForwarderStackSet
 from infra.monitoring import Monitoring
 from infra.responder import Responder
 from infra.secret import SlackSecret
@@ -31,8 +34,15 @@ class SgrevertStack(cdk.Stack):
         asset = LambdaAsset()
         self.changes = ChangeTable(self, "Changes", table_name=settings.table_name)
         self.secret = SlackSecret(self, "Slack", secret_name=f"{settings.stack_name}/slack").secret
+        self.intake = self._event_intake(settings) if settings.detection.takes_events else None
         self.detector = Detector(
-            self, "Detector", settings=settings, asset=asset, table=self.changes, secret=self.secret
+            self,
+            "Detector",
+            settings=settings,
+            asset=asset,
+            table=self.changes,
+            secret=self.secret,
+            event_queue=self.intake.queue if self.intake else None,
         )
         self.responder = Responder(
             self,
@@ -59,6 +69,8 @@ class SgrevertStack(cdk.Stack):
             failed_reverts=self.responder.failures,
             api=self.api.api,
             alarm_topic_arn=settings.alarm_topic_arn,
+            event_queue=self.intake.queue if self.intake else None,
+            event_dead_letters=self.intake.dead_letters if self.intake else None,
         )
         cdk.CfnOutput(
             self,
@@ -72,3 +84,32 @@ class SgrevertStack(cdk.Stack):
             value=self.secret.secret_arn,
             description="Store bot_token and signing_secret here (README: filling the secret)",
         )
+
+    def _event_intake(self, settings: Settings) -> EventIntake:
+        """The central bus and queue, and the StackSet that points the organization at it."""
+        assert settings.organization_id  # settings require it with EventBridge
+        intake = EventIntake(
+            self,
+            "EventIntake",
+            bus_name=settings.stack_name,
+            organization_id=settings.organization_id,
+            consumer_timeout=DETECTOR_TIMEOUT,
+        )
+        forwarders = ForwarderStackSet(
+            self,
+            "Forwarders",
+            stack_set_name=f"{settings.stack_name}-event-forwarders",
+            bus=intake.bus,
+            organizational_unit_ids=settings.target_ous,
+            regions=settings.target_regions,
+            call_as=settings.stack_set_call_as,
+        )
+        # Forwarders start sending once the bus accepts their events and queues them.
+        forwarders.node.add_dependency(intake)
+        cdk.CfnOutput(
+            self,
+            "CentralEventBusArn",
+            value=intake.bus.event_bus_arn,
+            description="Where the forwarding rules send events (CentralEventBusArn parameter)",
+        )
+        return intake

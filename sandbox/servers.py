@@ -11,6 +11,9 @@ management account and, in the security account, the table (`store.create_table`
 the Slack secret, and sets the environment the handlers read. On exit it stops every
 server, resets moto and restores the environment exactly.
 
+Changes reach the detector on either path: through Lake (`deliver_trail`, then
+`run_detector`) or as EventBridge events in an SQS batch (`deliver_events`).
+
 Both functions run in this process, so they share one set of credentials: a session in
 the security account. moto enforces no IAM policy, so the split into the execution roles
 that `sandbox.org` creates (and infra/ grants) is documentation here, not a boundary.
@@ -25,7 +28,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +41,7 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from sandbox import clicks
+from sandbox import clicks, eventbridge
 from sandbox.apigw import FORM, ApiGatewayStandIn
 from sandbox.context import function_arn
 from sandbox.lake import LakeStandIn
@@ -286,6 +289,19 @@ class Sandbox:
             "resources": [f"arn:aws:events:{HOME_REGION}:{self.org.security}:rule/sgrevert-detect"],
             "detail": {},
         }
+        return self._invoke_detector(event)
+
+    def deliver_events(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The real-time path: EventBridge's copy of each CloudTrail record, forwarded to the
+        central bus, queued, and handed to revertsg-1 in one batch as its SQS event source
+        mapping does. Returns the detector's partial batch response."""
+        event = eventbridge.sqs_event(
+            [eventbridge.envelope(record) for record in records],
+            eventbridge.queue_arn(self.org.security, HOME_REGION),
+        )
+        return self._invoke_detector(event)
+
+    def _invoke_detector(self, event: Mapping[str, Any]) -> dict[str, Any]:
         client = self._security.client(
             "lambda",
             endpoint_url=self.lambdas.endpoint_url,
@@ -298,7 +314,7 @@ class Sandbox:
                 f"the detector failed: {result.get('errorType')}: {result.get('errorMessage')}"
             )
         if not isinstance(result, dict):
-            raise SandboxError(f"the detector answered {result!r}, not its run report")
+            raise SandboxError(f"the detector answered {result!r}, not a mapping")
         return result
 
     def changes(self) -> store.ChangeStore:

@@ -7,15 +7,18 @@ variables (`AWS_ENDPOINT_URL_CLOUDTRAIL`, ...) pointing at the sandbox stand-ins
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 import requests
 from aws_lambda_powertools.utilities import parameters
+from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
 from sgrevert import store
@@ -73,3 +76,24 @@ def slack_secret_arn(aws: str) -> str:
     return boto3.client("secretsmanager").create_secret(
         Name="sgrevert/slack", SecretString=json.dumps(secret)
     )["ARN"]
+
+
+@pytest.fixture
+def atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies a conditional write atomically; moto's server checks the condition
+    and writes without a lock, so two racing requests can both pass (about one race in a
+    hundred with eight clickers). Serialize moto's writes, as DynamoDB does for an item,
+    so race tests exercise our conditions rather than the emulator's gap. moto runs in
+    this process (ThreadedMotoServer), so its backend can be wrapped here."""
+    lock = threading.RLock()
+
+    def serialized(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def write(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(*args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        monkeypatch.setattr(DynamoDBBackend, name, serialized(getattr(DynamoDBBackend, name)))

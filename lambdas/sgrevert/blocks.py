@@ -45,7 +45,15 @@ _STATE_ICONS = {
     State.DENIED: ":hourglass_flowing_sand:",
     State.REVERTED: ":leftwards_arrow_with_hook:",
     State.REVERT_FAILED: ":warning:",
+    State.IGNORED: ":mute:",
 }
+_RISK_ICONS = {
+    "critical": ":rotating_light:",
+    "high": ":red_circle:",
+    "medium": ":large_orange_diamond:",
+    "low": ":white_circle:",
+}
+MAX_BATCH_LINES = 40  # member lines shown in a group message; the rest are counted
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 
@@ -118,7 +126,7 @@ def _group(change: Change, code: bool = True) -> str:
 def _header(record: ChangeRecord) -> dict[str, Any]:
     # plain_text is never parsed for mentions or links, so it needs no escaping.
     change = record.change
-    text = f"{_what(change).capitalize()} on {change.group_id}"
+    text = f"{_risk_prefix(record.risk)}{_what(change).capitalize()} on {change.group_id}"
     return {
         "type": "header",
         "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER_TEXT), "emoji": True},
@@ -253,8 +261,22 @@ def _status_blocks(record: ChangeRecord) -> list[dict[str, Any]]:
         ]
     if state is State.INFO:
         return [_context(f"{icon} {INFO_REASON}")]
+    if state is State.IGNORED:
+        return [_context(f"{icon} {_user_text(record.note or 'Ignored by policy.', 1500)}")]
     if state is State.APPROVED:
         return [_section(f"{icon} Approved by {who}{_at(record)}.")]
+    by_policy = (record.decided_by or "").startswith("policy:")
+    if by_policy and state in (State.DENIED, State.REVERTED):
+        rule = _code((record.decided_by or "").removeprefix("policy:"), 120)
+        why = _user_text((record.note or "").partition(": ")[2], 500)
+        done = "reverting…" if state is State.DENIED else outcome or "reverted."
+        return [
+            _section(
+                f"{icon} *Reverted by policy* {rule}{_at(record)}"
+                + (f" ({why})" if why else "")
+                + f"; {done}"
+            )
+        ]
     if state is State.DENIED:
         return [_section(f"{icon} Denied by {who}{_at(record)}; reverting…")]
     if state is State.REVERTED:
@@ -333,12 +355,21 @@ def _fallback(record: ChangeRecord) -> str:
         State.DENIED: f"denied by {who}, reverting",
         State.REVERTED: f"denied by {who}, reverted",
         State.REVERT_FAILED: f"denied by {who}, revert FAILED",
+        State.IGNORED: "ignored by policy",
     }.get(record.state, record.state.value)
     where = (
         f"{_user_text(change.group_id, 64)} in {_user_text(change.account, 32)} "
         f"{_user_text(change.region, 32)}"
     )
-    return _clip(f"{_what(change).capitalize()} on {where}: {state}", MAX_FALLBACK_TEXT)
+    risk = f"[{record.risk.upper()}] " if record.risk else ""
+    return _clip(f"{risk}{_what(change).capitalize()} on {where}: {state}", MAX_FALLBACK_TEXT)
+
+
+def _risk_prefix(risk: str | None) -> str:
+    """ "🚨 CRITICAL · " for the header; nothing for records made before risk levels."""
+    if not risk:
+        return ""
+    return f"{_RISK_ICONS.get(risk, '')} {risk.upper()} · ".lstrip()
 
 
 # -- Block Kit helpers -----------------------------------------------------------------------
@@ -378,3 +409,158 @@ def _code(text: str, limit: int) -> str:
     # A backtick inside would end the code span early.
     inner = _user_text(text.replace("`", "'"), limit)
     return f"`{inner}`"
+
+
+# -- group messages (one actor, one group, one run) and the run's summary ----------------------
+
+
+def batch_value(batch_id: str) -> str:
+    """The button value of a group message: the batch, not one change."""
+    return f"g:{batch_id}"
+
+
+def batch_message(batch_id: str, records: list[ChangeRecord]) -> Message:
+    """One message for changes one actor made to one group in a run: one decision for all.
+
+    Each member keeps its own state, shown on its line; the buttons decide every member
+    still open (Deny also retries members whose revert failed)."""
+    first = records[0].change
+    risk = _highest_risk(records)
+    count = len(records)
+    header = f"{_risk_prefix(risk)}{count} changes on {first.group_id}"
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _clip(header, MAX_HEADER_TEXT), "emoji": True},
+        },
+        _section(
+            f"*{count} changes* by {_code(first.actor.arn, 600)} on {_group(first)} in account "
+            f"{_code(first.account, 32)}, {_code(first.region, 32)}"
+        ),
+        _fields(_who_fields(first)),
+        {"type": "divider"},
+    ]
+    blocks += _member_blocks(records)
+    blocks += _batch_status(batch_id, records)
+    return Message(text=_batch_fallback(records, risk), blocks=blocks[:MAX_BLOCKS])
+
+
+def summary_message(left: int, cap: int, by_risk: dict[str, int]) -> Message:
+    """The run's last message when it reached its cap: how many wait, and where to see them."""
+    counts = ", ".join(f"{n} {risk}" for risk, n in by_risk.items() if n)
+    text = (
+        f":inbox_tray: *{left} more changes* were recorded but not posted: a run posts at most "
+        f"{cap} messages. Later runs post them, oldest first; meanwhile they are allowed and can "
+        "be decided from the CLI. See them with `sgrevert changes --state PENDING`."
+    )
+    if counts:
+        text += f"\nBy risk: {counts}."
+    return Message(
+        text=_clip(f"{left} more security-group changes are waiting to be posted", 300),
+        blocks=[_section(text)],
+    )
+
+
+def _highest_risk(records: list[ChangeRecord]) -> str | None:
+    order = list(_RISK_ICONS)  # critical first
+    risks = [r.risk for r in records if r.risk in _RISK_ICONS]
+    return min(risks, key=order.index) if risks else None
+
+
+def _member_line(record: ChangeRecord) -> str:
+    change = record.change
+    icon = _STATE_ICONS.get(record.state, "")
+    rules = "; ".join(rule_line(change, r).removeprefix("• ") for r in change.rules[:3])
+    more = f" (+{len(change.rules) - 3} more)" if len(change.rules) > 3 else ""
+    risk = f" · {record.risk}" if record.risk else ""
+    return f"{icon} {_when(change)}{risk}: {rules or _what(change)}{more}"
+
+
+def _member_blocks(records: list[ChangeRecord]) -> list[dict[str, Any]]:
+    sections: list[str] = []
+    current = ""
+    shown = 0
+    for record in records[:MAX_BATCH_LINES]:
+        line = _clip(_member_line(record), 1000)
+        if len(current) + len(line) + 1 > MAX_SECTION_TEXT:
+            sections.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+        shown += 1
+    if current:
+        sections.append(current)
+    blocks = [_section(text) for text in sections]
+    if len(records) > shown:
+        blocks.append(_context(f"…and {len(records) - shown} more changes in this group."))
+    return blocks
+
+
+def _batch_status(batch_id: str, records: list[ChangeRecord]) -> list[dict[str, Any]]:
+    first = records[0].change
+    tally: dict[State, int] = {}
+    for record in records:
+        tally[record.state] = tally.get(record.state, 0) + 1
+    deciders = sorted({decider(r.decided_by) for r in records if r.decided_by})
+    words = ", ".join(f"{n} {state.value.lower().replace('_', ' ')}" for state, n in tally.items())
+    status = f"{words}" + (f" (decided by {', '.join(deciders)})" if deciders else "")
+    blocks = [_context(f"Members: {status}.")]
+    open_ = tally.get(State.PENDING, 0)
+    failed = tally.get(State.REVERT_FAILED, 0)
+    if not open_ and not failed:
+        return blocks
+    rules = sum(
+        len(r.change.rules) for r in records if r.state in (State.PENDING, State.REVERT_FAILED)
+    )
+    blocks.insert(
+        0,
+        _context(
+            ":large_yellow_circle: Allowed unless denied. *Deny* revokes the rules of every "
+            f"undecided change here in {_code(first.account, 32)} / {_code(first.region, 32)}; "
+            "changes already decided keep their decision."
+        ),
+    )
+    value = batch_value(batch_id)
+    deny: dict[str, Any] = {
+        "type": "button",
+        "action_id": ACTION_DENY,
+        "text": {"type": "plain_text", "text": "Deny all and revert", "emoji": True},
+        "style": "danger",
+        "value": value,
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Revert these changes?"},
+            "text": {
+                "type": "plain_text",
+                "text": _clip(
+                    f"This revokes {rules} rules from {first.group_id} in account "
+                    f"{first.account} ({first.region}).",
+                    300,
+                ),
+            },
+            "confirm": {"type": "plain_text", "text": "Revoke"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+            "style": "danger",
+        },
+    }
+    elements: list[dict[str, Any]] = []
+    if open_:
+        elements.append(
+            {
+                "type": "button",
+                "action_id": ACTION_APPROVE,
+                "text": {"type": "plain_text", "text": "Approve all", "emoji": True},
+                "style": "primary",
+                "value": value,
+            }
+        )
+    elements.append(deny)
+    blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements})
+    return blocks
+
+
+def _batch_fallback(records: list[ChangeRecord], risk: str | None) -> str:
+    first = records[0].change
+    prefix = f"[{risk.upper()}] " if risk else ""
+    open_ = sum(1 for r in records if r.state is State.PENDING)
+    where = f"{_user_text(first.group_id, 64)} in {_user_text(first.account, 32)}"
+    state = f"{open_} awaiting review" if open_ else "decided"
+    return _clip(f"{prefix}{len(records)} changes on {where}: {state}", MAX_FALLBACK_TEXT)

@@ -1,4 +1,10 @@
-"""revertsg-1: the scheduled detector. Thin: settings, adapters, one call into Detector."""
+"""revertsg-1: the detector. Thin: settings, adapters, one call into Detector.
+
+Two kinds of invocation: an SQS batch from the event queue (the real-time EventBridge
+path), answered with its partial batch failures; and the schedule, which polls CloudTrail
+Lake or, with EventBridge alone, only posts changes earlier runs could not post (after a
+Slack outage, say).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,16 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sgrevert import aws
-from sgrevert.detector import Detector
+from sgrevert.detector import Detector, RunReport
+from sgrevert.event_queue import QueuedEvents, is_sqs_batch
 from sgrevert.lake import LakeQuery
-from sgrevert.settings import DetectSettings
+from sgrevert.selfinvoke import RevertJob, SelfInvoker
+from sgrevert.settings import DetectSettings, LakeSettings
 from sgrevert.slack import ChannelPoster, load_credentials, web_client
 from sgrevert.store import ChangeStore
 
@@ -37,28 +46,51 @@ def reset() -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = settings()
     base = aws.session()
-    lake_session = (
-        aws.assumed_session(config.lake_read_role_arn, "sgrevert-detect", base)
-        if config.lake_read_role_arn
-        else base
-    )
     slack = web_client(config.slack, load_credentials(config.slack.secret_arn))
     detector = Detector(
         store=ChangeStore(aws.table(config.table_name, base)),
         poster=ChannelPoster(slack, config.channel_id),
         clock=lambda: datetime.now(UTC),
         time_left=_time_left(context),
+        policy=config.policy,
+        start_revert=_revert_starter(config.revert_function_arn, base),
     )
-    region = config.event_data_store_region
+    if is_sqs_batch(event):
+        batch = QueuedEvents(event, context)
+        detector.take_events(batch)
+        return dict(batch.response)
+    if config.lake is None:
+        return detector.retry_unposted().as_dict()
+    return _poll_lake(detector, config.lake, base).as_dict()
+
+
+def _revert_starter(function_arn: str | None, base: boto3.Session) -> Any:
+    """Policy reverts go to the responder as a Deny click's do: an asynchronous Invoke."""
+    if function_arn is None:
+        return None
+    invoker = SelfInvoker(aws.client("lambda", base))
+
+    def start(job: RevertJob) -> None:
+        invoker.start(function_arn, job)
+
+    return start
+
+
+def _poll_lake(detector: Detector, lake: LakeSettings, base: boto3.Session) -> RunReport:
+    lake_session = (
+        aws.assumed_session(lake.read_role_arn, "sgrevert-detect", base)
+        if lake.read_role_arn
+        else base
+    )
+    region = lake.event_data_store_region
     cloudtrail = aws.client(
         "cloudtrail", lake_session, **({"region_name": region} if region else {})
     )
-    report = detector.poll_lake(
+    return detector.poll_lake(
         LakeQuery(cloudtrail),
-        config.event_data_store_id,
-        timedelta(minutes=config.lookback_minutes),
+        lake.event_data_store_id,
+        timedelta(minutes=lake.lookback_minutes),
     )
-    return report.as_dict()
 
 
 def _time_left(context: LambdaContext | None) -> Any:

@@ -8,6 +8,7 @@ left. A posting claim keeps two overlapping runs from posting the same change.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -16,10 +17,14 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from sgrevert import blocks
+from sgrevert.bursts import Unit, plan_messages
 from sgrevert.cloudtrail import SkipRecord, parse_record
-from sgrevert.errors import SlackRejected, SlackUnavailable
-from sgrevert.model import iso
+from sgrevert.errors import AlreadyDecided, SlackRejected, SlackUnavailable
+from sgrevert.eventbridge import cloudtrail_record
+from sgrevert.model import Change, ChangeRecord, State, iso
+from sgrevert.policy import Policy, Verdict
 from sgrevert.query import security_group_changes
+from sgrevert.selfinvoke import InvokeFailed, RevertJob
 from sgrevert.store import ChangeStore
 from sgrevert.window import Window, detection_window
 
@@ -37,9 +42,23 @@ MIN_QUERY_SECONDS = 10.0
 class Poster(Protocol):
     def post(self, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]: ...
 
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None: ...
+
+
+# Starts the responder's revert of a change the policy denied (an asynchronous Invoke);
+# raises InvokeFailed when it cannot.
+StartRevert = Callable[[RevertJob], None]
+
 
 class RowSource(Protocol):
     def rows(self, statement: str, timeout_seconds: float) -> Iterable[dict[str, str]]: ...
+
+
+class EventBatch(Protocol):
+    """A batch of EventBridge events: `each` hands every event to `take`, and an event whose
+    `take` raises fails alone (the batch goes on and reports it)."""
+
+    def each(self, take: Callable[[Any], None]) -> None: ...
 
 
 @dataclass
@@ -55,6 +74,11 @@ class RunReport:
     posted: int = 0
     post_failed: int = 0
     left_unposted: int = 0
+    messages: int = 0  # Slack messages posted, a group message counting once
+    ignored: int = 0  # recorded IGNORED by a policy ignore rule
+    held: int = 0  # recorded below min_risk_to_post: not posted, still decidable
+    auto_reverted: int = 0  # denied by policy and handed to the responder's revert
+    summarized: int = 0  # over the run's message cap: named in the summary, posted later
     skipped_reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,11 +92,16 @@ class Detector:
         poster: Poster,
         clock: Callable[[], datetime],
         time_left: Callable[[], float],
+        *,
+        policy: Policy | None = None,
+        start_revert: StartRevert | None = None,
     ) -> None:
         self._store = store
         self._poster = poster
         self._clock = clock
         self._time_left = time_left
+        self._policy = policy or Policy()
+        self._start_revert = start_revert
 
     def record(self, records: Iterable[Mapping[str, Any]], report: RunReport) -> list[str]:
         """Parse and record each CloudTrail record; returns the event ids recorded now."""
@@ -86,47 +115,157 @@ class Detector:
                 report.skipped_reasons.append(f"{event_id}: {skip.reason}")
                 logger.info("record skipped", extra={"event_id": event_id, "reason": skip.reason})
                 continue
-            if self._store.record_new(change, self._clock()):
+            verdict = self._policy.judge(change)
+            if self._store.record_new(
+                change,
+                self._clock(),
+                risk=verdict.risk.label,
+                ignored=verdict.ignored_by is not None,
+                post=verdict.post,
+                note=verdict.note,
+            ):
                 report.recorded += 1
                 new_ids.append(change.event_id)
+                self._apply_policy(change, verdict, report)
             else:
                 report.already_recorded += 1
         return new_ids
 
+    def _apply_policy(self, change: Change, verdict: Verdict, report: RunReport) -> None:
+        log = {"event_id": change.event_id, "risk": verdict.risk.label}
+        if verdict.ignored_by is not None:
+            report.ignored += 1
+            rule = verdict.ignored_by
+            logger.info(
+                "change ignored by policy", extra={**log, "rule": rule.name, "reason": rule.reason}
+            )
+        elif not verdict.post:
+            report.held += 1
+            logger.info("change below min_risk_to_post: recorded, not posted", extra=log)
+        elif verdict.auto_revert_rule is not None:
+            self._auto_revert(change.event_id, f"policy:{verdict.auto_revert_rule}", report)
+
+    def _auto_revert(self, event_id: str, decided_by: str, report: RunReport) -> None:
+        """Deny through the store's conditional decide, then start the responder's revert:
+        the same path as a Deny click, so the revert, its record and its message edit are
+        the responder's alone."""
+        now = self._clock()
+        try:
+            self._store.decide(event_id, State.DENIED, decided_by, now)
+        except AlreadyDecided:
+            return  # someone decided first; their decision stands
+        report.auto_reverted += 1
+        logger.warning("change denied by policy", extra={"event_id": event_id, "by": decided_by})
+        try:
+            if self._start_revert is None:
+                raise InvokeFailed("no revert function configured (REVERT_FUNCTION_ARN)")
+            self._start_revert(RevertJob(event_id, decided_by))
+        except InvokeFailed as error:
+            logger.error("could not start the policy revert", extra={"event_id": event_id})
+            reason = f"the revert could not be started ({error}); click Deny to retry"
+            self._store.finish_revert(event_id, False, reason, now)
+
     def post_pending(self, new_ids: Iterable[str], report: RunReport) -> None:
-        """Post every recorded-but-unposted change: earlier runs' leftovers first."""
+        """Post every recorded-but-unposted change, earlier runs' leftovers first: bursts as
+        one message each, at most `max_messages_per_run` messages, then one summary."""
         pending = list(dict.fromkeys([*self._store.unposted_ids(), *new_ids]))
-        for index, event_id in enumerate(pending):
+        records = [r for r in map(self._store.get, pending) if r is not None]
+        units = plan_messages(records)
+        cap = self._policy.max_messages_per_run
+        for index, unit in enumerate(units):
+            rest = units[index:]
+            if report.messages >= cap:
+                self._summarize(rest, cap, report)
+                return
             if self._time_left() < POST_RESERVE_SECONDS:
-                report.left_unposted = len(pending) - index
+                report.left_unposted += _changes(rest)
                 logger.warning("out of time; the rest is posted next run", extra=report.as_dict())
                 return
-            if not self._store.claim_post(event_id, self._clock(), POST_CLAIM_LEASE):
-                continue  # posted meanwhile, or another run is posting it
-            record = self._store.require(event_id)
-            message = blocks.message(record)
-            try:
-                channel, ts = self._poster.post(message.text, message.blocks)
-            except SlackUnavailable as error:
-                self._store.release_claim(event_id)
-                report.post_failed += 1
-                report.left_unposted = len(pending) - index
+            if not self._post_unit(unit, report):
+                report.left_unposted += _changes(rest)
                 logger.warning(
                     "Slack unavailable; the rest is posted next run",
-                    extra={"error": str(error), "left": report.left_unposted},
+                    extra={"left": report.left_unposted},
                 )
                 return
-            except SlackRejected as error:
-                # This message alone was refused; it stays unposted and is retried next run.
-                self._store.release_claim(event_id)
-                report.post_failed += 1
-                report.left_unposted += 1
-                logger.error(
-                    "Slack refused a message", extra={"event_id": event_id, "error": str(error)}
-                )
-                continue
-            self._store.mark_posted(event_id, channel, ts, self._clock())
-            report.posted += 1
+
+    def _post_unit(self, unit: Unit, report: RunReport) -> bool:
+        """Post one message; False when Slack is unavailable and the run should stop."""
+        now = self._clock()
+        claimed = [
+            record
+            for record in unit.records
+            if self._store.claim_post(record.event_id, now, POST_CLAIM_LEASE)
+        ]  # the rest were posted meanwhile, or another run is posting them
+        if not claimed:
+            return True
+        batch: str | None = None
+        if len(claimed) > 1:
+            batch = uuid.uuid4().hex[:24]
+            self._store.save_batch(batch, [r.event_id for r in claimed], now)
+            message = blocks.batch_message(batch, claimed)
+        else:
+            message = blocks.message(claimed[0])
+        try:
+            channel, ts = self._poster.post(message.text, message.blocks)
+        except (SlackUnavailable, SlackRejected) as error:
+            for record in claimed:
+                self._store.release_claim(record.event_id)
+            report.post_failed += 1
+            if isinstance(error, SlackUnavailable):
+                return False
+            # This message alone was refused; its changes stay unposted and are retried.
+            report.left_unposted += len(claimed)
+            logger.error(
+                "Slack refused a message",
+                extra={"event_ids": [r.event_id for r in claimed], "error": str(error)},
+            )
+            return True
+        for record in claimed:
+            self._store.mark_posted(record.event_id, channel, ts, self._clock(), batch)
+        report.posted += len(claimed)
+        report.messages += 1
+        if batch is None and claimed[0].state is State.DENIED:
+            self._refresh(claimed[0], channel, ts)
+        return True
+
+    def _refresh(self, posted: ChangeRecord, channel: str, ts: str) -> None:
+        """A policy revert may have finished before its message existed (and so could not
+        edit it): show the state it reached."""
+        current = self._store.require(posted.event_id)
+        if current.state is posted.state:
+            return
+        message = blocks.message(current)
+        try:
+            self._poster.update(channel, ts, message.text, message.blocks)
+        except (SlackUnavailable, SlackRejected) as error:
+            logger.warning(
+                "could not refresh a message",
+                extra={"event_id": posted.event_id, "error": str(error)},
+            )
+
+    def _summarize(self, rest: list[Unit], cap: int, report: RunReport) -> None:
+        """Past the cap: one message saying how many changes wait. They stay unposted (and
+        decidable from the CLI), and later runs post them, oldest first."""
+        left = _changes(rest)
+        report.summarized += left
+        report.left_unposted += left
+        by_risk: dict[str, int] = {}
+        for unit in rest:
+            for record in unit.records:
+                key = record.risk or "unrated"
+                by_risk[key] = by_risk.get(key, 0) + 1
+        order = ("critical", "high", "medium", "low", "unrated")
+        message = blocks.summary_message(left, cap, {k: by_risk[k] for k in order if k in by_risk})
+        try:
+            self._poster.post(message.text, message.blocks)
+        except (SlackUnavailable, SlackRejected) as error:
+            logger.warning("could not post the run summary", extra={"error": str(error)})
+            return
+        report.messages += 1
+        logger.warning(
+            "message cap reached; the rest is posted by later runs", extra={"left": left}
+        )
 
     def poll_lake(self, lake: RowSource, store_id: str, lookback: timedelta) -> RunReport:
         """One scheduled run over CloudTrail Lake. The watermark moves only if the whole
@@ -146,6 +285,32 @@ class Detector:
         self.post_pending(new_ids, report)
         logger.info("lake run done", extra=report.as_dict())
         return report
+
+    def take_events(self, batch: EventBatch) -> RunReport:
+        """The real-time path: record the CloudTrail record each EventBridge event carries,
+        then post what is pending. Recording is keyed by eventID as on the Lake path, so a
+        change both paths see is recorded, and posted, once."""
+        report = RunReport()
+        new_ids: list[str] = []
+
+        def take(event: Any) -> None:
+            new_ids.extend(self.record([cloudtrail_record(event)], report))
+
+        batch.each(take)
+        self.post_pending(new_ids, report)
+        logger.info("event batch done", extra=report.as_dict())
+        return report
+
+    def retry_unposted(self) -> RunReport:
+        """A scheduled run without Lake: post what earlier runs recorded but could not post."""
+        report = RunReport()
+        self.post_pending([], report)
+        logger.info("retry run done", extra=report.as_dict())
+        return report
+
+
+def _changes(units: list[Unit]) -> int:
+    return sum(len(unit.records) for unit in units)
 
 
 def _event_json(row: Mapping[str, str]) -> Mapping[str, Any]:

@@ -38,6 +38,7 @@ class State(StrEnum):
     DENIED = "DENIED"  # decided; the revert is in progress
     REVERTED = "REVERTED"
     REVERT_FAILED = "REVERT_FAILED"
+    IGNORED = "IGNORED"  # matched a policy ignore rule: recorded with its reason, not posted
 
 
 DECIDED_STATES = frozenset({State.APPROVED, State.DENIED, State.REVERTED})
@@ -199,6 +200,9 @@ class ChangeRecord:
     decided_by: str | None = None  # Slack user id, or "cli:<principal>" / "policy:<rule>"
     decided_at: datetime | None = None
     outcome: str | None = None  # what the revert did, or why it failed
+    risk: str | None = None  # risk level (sgrevert.risk.Risk label); None on older records
+    note: str | None = None  # why the policy ignored, held back or reverted it
+    batch: str | None = None  # the group message it was posted in, if any
 
     @property
     def event_id(self) -> str:

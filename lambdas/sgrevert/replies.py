@@ -32,16 +32,16 @@ class SlackReplies:
         if not channel or not ts:
             logger.warning("no Slack message to update", extra={"event_id": record.event_id})
             return False
-        message = blocks.message(record)
+        return self.show(blocks.message(record), channel, ts, record.event_id)
+
+    def show(self, message: blocks.Message, channel: str, ts: str, about: str) -> bool:
+        """Replace a message's content (`about` names the change or batch, for the log)."""
         try:
             self._client.chat_update(
                 channel=channel, ts=ts, text=message.text, blocks=message.blocks
             )
         except (SlackApiError, SlackClientError, URLError, OSError) as error:
-            logger.warning(
-                "chat.update failed",
-                extra={"event_id": record.event_id, "state": record.state, "error": str(error)},
-            )
+            logger.warning("chat.update failed", extra={"about": about, "error": str(error)})
             return False
         return True
 

@@ -19,9 +19,16 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
-from sgrevert import aws
-from sgrevert.errors import AlreadyDecided
-from sgrevert.interaction import REFUSALS, BadInteraction, check_approver, explain, parse_click
+from sgrevert import aws, blocks
+from sgrevert.errors import AlreadyDecided, NotDecidable, SgrevertError, UnknownChange
+from sgrevert.interaction import (
+    REFUSALS,
+    BadInteraction,
+    Click,
+    check_approver,
+    explain,
+    parse_click,
+)
 from sgrevert.model import ChangeRecord, State
 from sgrevert.replies import SlackReplies
 from sgrevert.revert import RevertFailed, RevokeTally, plan_revert, success_outcome
@@ -31,7 +38,7 @@ from sgrevert.selfinvoke import InvokeFailed, RevertJob, SelfInvoker
 from sgrevert.settings import RespondSettings, SlackSettings
 from sgrevert.slack import SlackCredentials, load_credentials, web_client
 from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_body
-from sgrevert.store import ChangeStore
+from sgrevert.store import BATCH_PREFIX, ChangeStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sts.client import STSClient
@@ -118,6 +125,9 @@ class Responder:
         slack = self._slack(credentials, CLICK_SLACK_TIMEOUT_SECONDS)
         try:
             check_approver(click.user_id, self._approvers)
+            if click.event_id.startswith(BATCH_PREFIX):
+                self._click_batch(click, function_arn, slack)
+                return HttpReply(200)
             record = self._store.decide(
                 click.event_id, click.decision, click.user_id, self._clock()
             )
@@ -131,6 +141,61 @@ class Responder:
         if record.state is State.DENIED:
             self._start_revert(record, function_arn, slack)
         return HttpReply(200)
+
+    def _click_batch(self, click: Click, function_arn: str | None, slack: SlackReplies) -> None:
+        """One decision for every member of a group message, each a conditional write of its
+        own: a member decided already keeps its decision and the clicker is told."""
+        batch_id = click.event_id.removeprefix(BATCH_PREFIX)
+        members = self._store.batch_members(batch_id)
+        now = self._clock()
+        decided: list[ChangeRecord] = []
+        refused: list[SgrevertError] = []
+        for event_id in members:
+            try:
+                decided.append(self._store.decide(event_id, click.decision, click.user_id, now))
+            except (AlreadyDecided, NotDecidable, UnknownChange) as refusal:
+                refused.append(refusal)
+        log = {"batch": batch_id, "user": click.user_id, "decision": click.decision}
+        logger.info("batch decided", extra={**log, "decided": len(decided), "kept": len(refused)})
+        if not decided:
+            slack.tell(
+                click.channel_id,
+                click.user_id,
+                "Every change in this group was already decided; nothing was changed.",
+            )
+            return
+        if refused:
+            slack.tell(
+                click.channel_id,
+                click.user_id,
+                f"{len(refused)} of {len(members)} changes in this group were already decided "
+                "and keep their decision; the rest are now decided as you chose.",
+            )
+        self._show_batch(batch_id, slack, click.channel_id, click.message_ts)
+        if any(r.state is State.DENIED for r in decided):
+            job = RevertJob(f"{BATCH_PREFIX}{batch_id}", click.user_id)
+            try:
+                self._invoker().start(function_arn, job)
+            except InvokeFailed as error:
+                logger.error("could not start the revert", extra={**log, "error": str(error)})
+                reason = f"the revert could not be started ({error}); click Deny again to retry"
+                for record in decided:
+                    if record.state is State.DENIED:
+                        self._finish(record, False, reason, slack, show=False)
+                self._show_batch(batch_id, slack, click.channel_id, click.message_ts)
+
+    def _show_batch(
+        self,
+        batch_id: str,
+        slack: SlackReplies,
+        channel: str | None = None,
+        ts: str | None = None,
+    ) -> None:
+        records = [self._store.require(m) for m in self._store.batch_members(batch_id)]
+        channel = records[0].slack_channel or channel
+        ts = records[0].slack_ts or ts
+        if channel and ts:
+            slack.show(blocks.batch_message(batch_id, records), channel, ts, batch_id)
 
     def _start_revert(
         self, record: ChangeRecord, function_arn: str | None, slack: SlackReplies
@@ -149,6 +214,8 @@ class Responder:
     # -- the revert --------------------------------------------------------------------------
 
     def revert(self, job: RevertJob) -> dict[str, Any]:
+        if job.event_id.startswith(BATCH_PREFIX):
+            return self._revert_batch(job)
         log: dict[str, Any] = {"event_id": job.event_id, "denied_by": job.denied_by}
         record = self._store.get(job.event_id)
         if record is None or record.state is not State.DENIED:
@@ -175,8 +242,41 @@ class Responder:
             **_counts(tally),
         }
 
+    def _revert_batch(self, job: RevertJob) -> dict[str, Any]:
+        """Revert each DENIED member in turn, then edit the group message once."""
+        batch_id = job.event_id.removeprefix(BATCH_PREFIX)
+        slack = self._slack(self._credentials(), REVERT_SLACK_TIMEOUT_SECONDS)
+        reverted = failed = 0
+        for event_id in self._store.batch_members(batch_id):
+            record = self._store.get(event_id)
+            if record is None or record.state is not State.DENIED:
+                continue
+            plan = plan_revert(record.change)
+            try:
+                tally = self._reverter().apply(plan, record.decided_by or job.denied_by)
+            except RevertFailed as failure:
+                succeeded, outcome = False, failure.reason
+            else:
+                succeeded, outcome = True, success_outcome(plan, tally)
+            finished = self._finish(record, succeeded, outcome, slack, show=False)
+            if finished is not None:
+                reverted += finished.state is State.REVERTED
+                failed += finished.state is State.REVERT_FAILED
+        self._show_batch(batch_id, slack)
+        logger.info(
+            "batch revert finished",
+            extra={"batch": batch_id, "reverted": reverted, "failed": failed},
+        )
+        return {"event_id": job.event_id, "reverted": reverted, "failed": failed}
+
     def _finish(
-        self, record: ChangeRecord, succeeded: bool, outcome: str, slack: SlackReplies
+        self,
+        record: ChangeRecord,
+        succeeded: bool,
+        outcome: str,
+        slack: SlackReplies,
+        *,
+        show: bool = True,
     ) -> ChangeRecord | None:
         try:
             finished = self._store.finish_revert(record.event_id, succeeded, outcome, self._clock())
@@ -187,7 +287,12 @@ class Responder:
                 extra={"event_id": record.event_id, "state": lost.record.state},
             )
             return None
-        slack.update(finished)
+        if not show:
+            pass
+        elif finished.batch:
+            self._show_batch(finished.batch, slack)  # a member shows in its group's message
+        else:
+            slack.update(finished)
         return finished
 
 

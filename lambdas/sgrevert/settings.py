@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 from sgrevert.errors import ConfigError
+from sgrevert.policy import Policy, parse_policy
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SPOKE_ROLE_NAME = "spoke-001"
@@ -21,6 +24,7 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _STORE = re.compile(r"^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?[\w-]{1,128}$")
 _ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
@@ -83,13 +87,32 @@ def _slack(env: Env) -> SlackSettings:
     )
 
 
+class Detection(StrEnum):
+    """Where the detector learns of changes: CloudTrail Lake polling, EventBridge events
+    (pushed through the event queue), or both, with Lake as the backstop."""
+
+    LAKE = "lake"
+    EVENTBRIDGE = "eventbridge"
+    BOTH = "both"
+
+    @property
+    def polls_lake(self) -> bool:
+        return self is not Detection.EVENTBRIDGE
+
+    @property
+    def takes_events(self) -> bool:
+        return self is not Detection.LAKE
+
+    @classmethod
+    def default(cls, has_event_data_store: bool) -> Detection:
+        """Both paths where there is a Lake store to poll; EventBridge alone otherwise."""
+        return cls.BOTH if has_event_data_store else cls.EVENTBRIDGE
+
+
 @dataclass(frozen=True)
-class DetectSettings:
-    table_name: str
-    slack: SlackSettings
-    channel_id: str
+class LakeSettings:
     event_data_store: str
-    lake_read_role_arn: str | None
+    read_role_arn: str | None
     lookback_minutes: int
 
     @property
@@ -104,35 +127,81 @@ class DetectSettings:
             return self.event_data_store.split(":")[3]
         return None
 
+
+@dataclass(frozen=True)
+class DetectSettings:
+    table_name: str
+    slack: SlackSettings
+    channel_id: str
+    detection: Detection
+    lake: LakeSettings | None  # None when detection is EventBridge alone
+    policy: Policy = field(default_factory=Policy)
+    revert_function_arn: str | None = None  # the responder, for policy reverts
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DetectSettings:
         env = Env(environ)
-        return cls(
-            table_name=env.required("TABLE_NAME", "the DynamoDB table name"),
-            slack=_slack(env),
-            channel_id=str(
-                env.matching(
-                    "SLACK_CHANNEL_ID",
-                    _CHANNEL,
-                    "a Slack channel id such as C0123ABCD",
-                    required=True,
-                )
-            ),
-            event_data_store=str(
-                env.matching(
-                    "EVENT_DATA_STORE",
-                    _STORE,
-                    "a CloudTrail Lake event data store id or ARN",
-                    required=True,
-                )
-            ),
-            lake_read_role_arn=env.matching(
-                "LAKE_READ_ROLE_ARN", _ROLE_ARN, "an IAM role ARN", required=False
-            ),
-            lookback_minutes=env.positive_int(
-                "LOOKBACK_MINUTES", DEFAULT_LOOKBACK_MINUTES, "a positive number of minutes"
-            ),
+        table_name = env.required("TABLE_NAME", "the DynamoDB table name")
+        slack = _slack(env)
+        channel_id = str(
+            env.matching(
+                "SLACK_CHANNEL_ID", _CHANNEL, "a Slack channel id such as C0123ABCD", required=True
+            )
         )
+        detection = _detection(env, has_store=env.raw("EVENT_DATA_STORE") is not None)
+        return cls(
+            table_name=table_name,
+            slack=slack,
+            channel_id=channel_id,
+            detection=detection,
+            lake=_lake(env, detection) if detection.polls_lake else None,
+            **_noise_control(env),
+        )
+
+
+def _noise_control(env: Env) -> dict[str, Any]:
+    """POLICY, and the responder a policy revert is handed to (required by auto-revert)."""
+    policy = parse_policy(env.raw("POLICY"))
+    revert_function_arn = env.matching(
+        "REVERT_FUNCTION_ARN",
+        _FUNCTION_ARN,
+        "the responder's Lambda function ARN (POLICY's auto_revert_at_or_above reverts through it)",
+        required=policy.auto_revert_at_or_above is not None,
+    )
+    return {"policy": policy, "revert_function_arn": revert_function_arn}
+
+
+def _lake(env: Env, detection: Detection) -> LakeSettings:
+    return LakeSettings(
+        event_data_store=str(
+            env.matching(
+                "EVENT_DATA_STORE",
+                _STORE,
+                f"a CloudTrail Lake event data store id or ARN (DETECTION={detection.value} "
+                "polls Lake)",
+                required=True,
+            )
+        ),
+        read_role_arn=env.matching(
+            "LAKE_READ_ROLE_ARN", _ROLE_ARN, "an IAM role ARN", required=False
+        ),
+        lookback_minutes=env.positive_int(
+            "LOOKBACK_MINUTES", DEFAULT_LOOKBACK_MINUTES, "a positive number of minutes"
+        ),
+    )
+
+
+def _detection(env: Env, *, has_store: bool) -> Detection:
+    value = env.raw("DETECTION")
+    if value is None:
+        return Detection.default(has_store)
+    try:
+        return Detection(value.lower())
+    except ValueError:
+        choices = ", ".join(d.value for d in Detection)
+        raise ConfigError(
+            f"DETECTION={value!r} is malformed: it must be one of {choices}"
+        ) from None
 
 
 @dataclass(frozen=True)

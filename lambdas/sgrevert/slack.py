@@ -70,3 +70,12 @@ class ChannelPoster:
         except (OSError, URLError) as error:  # timeouts and refused connections
             raise SlackUnavailable(f"Slack unreachable: {error}") from error
         return str(response["channel"]), str(response["ts"])
+
+    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Edit a message this poster posted."""
+        try:
+            self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as error:
+            raise SlackRejected(str(error.response.get("error") or "chat.update failed")) from error
+        except (OSError, URLError) as error:
+            raise SlackUnavailable(f"Slack unreachable: {error}") from error

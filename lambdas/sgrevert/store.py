@@ -31,6 +31,7 @@ TTL_ATTRIBUTE = "expires_at"
 UNPOSTED_INDEX = "unposted"
 STATE_INDEX = "by_state"
 DEFAULT_RETENTION = timedelta(days=90)
+BATCH_PREFIX = "g:"  # a button value naming a batch rather than one change
 
 
 def table_definition(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
@@ -99,6 +100,9 @@ def record_from_item(item: dict[str, Any]) -> ChangeRecord:
         decided_by=item.get("decided_by"),
         decided_at=parse_time(str(decided_at)) if decided_at else None,
         outcome=item.get("outcome"),
+        risk=item.get("risk"),
+        note=item.get("note"),
+        batch=item.get("message_batch"),
     )
 
 
@@ -111,9 +115,22 @@ class ChangeStore:
 
     # -- detection -------------------------------------------------------------------------
 
-    def record_new(self, change: Change, now: datetime) -> bool:
-        """Record a change once. False when its eventID was already recorded."""
-        state = State.PENDING if change.revertible else State.INFO
+    def record_new(
+        self,
+        change: Change,
+        now: datetime,
+        *,
+        risk: str | None = None,
+        ignored: bool = False,
+        post: bool = True,
+        note: str | None = None,
+    ) -> bool:
+        """Record a change once. False when its eventID was already recorded.
+
+        `ignored` records it IGNORED; `post=False` keeps it out of the posting queue (it
+        stays listed by state); `note` says why, for operators.
+        """
+        state = State.IGNORED if ignored else State.PENDING if change.revertible else State.INFO
         item: dict[str, Any] = {
             **_change_key(change.event_id),
             "event_id": change.event_id,
@@ -125,9 +142,14 @@ class ChangeStore:
             "group_id": change.group_id,
             "recorded_at": iso(now),
             "updated_at": iso(now),
-            "unposted": "1",
             TTL_ATTRIBUTE: int((now + self._retention).timestamp()),
         }
+        if post and not ignored:
+            item["unposted"] = "1"
+        if risk is not None:
+            item["risk"] = risk
+        if note is not None:
+            item["note"] = note
         try:
             self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
@@ -177,16 +199,45 @@ class ChangeStore:
             ConditionExpression="attribute_exists(pk)",
         )
 
-    def mark_posted(self, event_id: str, channel: str, ts: str, now: datetime) -> None:
+    def mark_posted(
+        self, event_id: str, channel: str, ts: str, now: datetime, batch: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {":c": channel, ":ts": ts, ":now": iso(now)}
+        batch_set = ""
+        if batch is not None:
+            batch_set, values[":b"] = ", message_batch = :b", batch
         self._table.update_item(
             Key=_change_key(event_id),
             UpdateExpression=(
-                "SET slack_channel = :c, slack_ts = :ts, updated_at = :now "
+                f"SET slack_channel = :c, slack_ts = :ts, updated_at = :now{batch_set} "
                 "REMOVE unposted, post_claim_until"
             ),
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":c": channel, ":ts": ts, ":now": iso(now)},
+            ExpressionAttributeValues=values,
         )
+
+    # -- batches: changes posted together, decided with one click ---------------------------
+
+    def save_batch(self, batch_id: str, event_ids: list[str], now: datetime) -> None:
+        """The members of a group message, written before it is posted (its buttons name it)."""
+        self._table.put_item(
+            Item={
+                "pk": f"batch#{batch_id}",
+                "members": event_ids,
+                "recorded_at": iso(now),
+                TTL_ATTRIBUTE: int((now + self._retention).timestamp()),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def batch_members(self, batch_id: str) -> list[str]:
+        """Event ids of a batch's changes; UnknownChange when there is no such batch."""
+        item = self._table.get_item(Key={"pk": f"batch#{batch_id}"}, ConsistentRead=True).get(
+            "Item"
+        )
+        if item is None:
+            raise UnknownChange(f"{BATCH_PREFIX}{batch_id}")
+        return [str(member) for member in item["members"]]  # type: ignore[union-attr]
 
     def get_watermark(self, name: str) -> datetime | None:
         item = self._table.get_item(Key={"pk": f"watermark#{name}"}, ConsistentRead=True).get(

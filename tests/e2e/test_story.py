@@ -21,7 +21,8 @@ def test_deny_reverts_exactly_the_denied_rules_and_approve_keeps_them(box: Sandb
     existing = {"web": rule_ids(box, "web"), "db": rule_ids(box, "db")}
     risky = authorize(box, "web", "0.0.0.0/0", 22, extra_cidrs=("198.51.100.0/24",))
     benign = authorize(box, "db", "10.2.0.0/24", 5432, who="carol.data@example.com")
-    egress = authorize(box, "web", "203.0.113.0/24", 443, egress=True)
+    # by another actor: one actor's changes to one group are posted as one group
+    egress = authorize(box, "web", "203.0.113.0/24", 443, egress=True, who="dave.ops@example.com")
     assert box.deliver_trail() == 3
     report = box.run_detector()
     assert (report["recorded"], report["posted"]) == (3, 3)

@@ -3,12 +3,14 @@
 Asset bundling is skipped (`aws:cdk:bundling-stacks` = []): the templates do not depend
 on it, and pip would otherwise run on every synth. `test_bundling.py` bundles once.
 
-- `pipeline`: cdk.json as shipped (hub role, Lake read role): the pipeline stack and the
-  application stage it deploys.
+- `pipeline`: cdk.json as shipped (hub role, Lake read role, detection by both Lake and
+  EventBridge): the pipeline stack and the application stage it deploys.
 - `direct`: `direct=true` and the other branch of every choice (no hub role, no Lake
   read role, approvers, an alarm topic, no reserved concurrency, a spoke role path, an
-  event data store ARN, a 5-minute schedule, 30-day logs, another table name).
-Both run cdk-nag, so synth itself fails on any unacknowledged finding.
+  event data store ARN, a 5-minute schedule, 30-day logs, another table name, Lake alone).
+- `eventbridge`: `direct=true`, EventBridge alone, no Lake setting at all, the StackSet
+  created by the management account itself.
+All run cdk-nag, so synth itself fails on any unacknowledged finding.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+import yaml
 from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 
@@ -44,6 +47,20 @@ DIRECT_OVERRIDES: dict[str, Any] = {
     "schedule_minutes": "5",
     "log_retention_days": "30",
     "table_name": "sgrevert-changes",
+    "detection": "lake",
+}
+
+EVENTBRIDGE_OVERRIDES: dict[str, Any] = {
+    "direct": "true",
+    "detection": "",  # derived: no event data store, so EventBridge alone
+    "event_data_store": "",
+    "organization_account_id": "",
+    "lake_read_role_arn": "",
+    "lookback_minutes": "",
+    "target_ous": "ou-ab12-cdef3456, ou-ab12-0123abcd",
+    "target_regions": "eu-central-1",
+    "stack_set_call_as": "SELF",
+    "stack_name": "sgrevert-realtime",
 }
 
 
@@ -89,6 +106,11 @@ def direct(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def eventbridge(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("eventbridge"), **EVENTBRIDGE_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
 def app_template(pipeline: Synthesized) -> dict[str, Any]:
     """The application stack as the pipeline deploys it."""
     return pipeline.template("sgrevert")
@@ -97,6 +119,11 @@ def app_template(pipeline: Synthesized) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def direct_template(direct: Synthesized) -> dict[str, Any]:
     return direct.template("sgrevert")
+
+
+@pytest.fixture(scope="session")
+def eventbridge_template(eventbridge: Synthesized) -> dict[str, Any]:
+    return eventbridge.template("sgrevert-realtime")
 
 
 def resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -111,6 +138,17 @@ def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, A
     found = resources(template, resource_type)
     assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
     return next(iter(found.items()))
+
+
+def under(template: dict[str, Any], construct: str) -> dict[str, Any]:
+    """The resources of a template under one of the stack's constructs (by path metadata)."""
+    return {
+        "Resources": {
+            logical_id: resource
+            for logical_id, resource in template["Resources"].items()
+            if f"Sgrevert/{construct}/" in resource.get("Metadata", {}).get("aws:cdk:path", "")
+        }
+    }
 
 
 def function(template: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
@@ -140,3 +178,23 @@ def actions(statement: dict[str, Any]) -> list[str]:
 def function_role(template: dict[str, Any], name: str) -> str:
     _, resource = function(template, name)
     return str(resource["Properties"]["Role"]["Fn::GetAtt"][0])
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def cfn_yaml(text: str) -> dict[str, Any]:
+    """A CloudFormation YAML template as data, short-form tags as one-key mappings."""
+    return dict(yaml.load(text, Loader=CfnLoader))  # a SafeLoader subclass

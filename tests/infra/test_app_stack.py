@@ -8,20 +8,24 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from sgrevert import store
-from sgrevert.settings import DetectSettings, RespondSettings
-from tests.infra.conftest import Synthesized, function, only, resources
+from sgrevert.settings import Detection, DetectSettings, RespondSettings
+from tests.infra.conftest import Synthesized, function, only, resources, under
 
 EXPECTED_TYPES = {
     "AWS::DynamoDB::Table": 1,
     "AWS::SecretsManager::Secret": 1,
     "AWS::Lambda::Function": 2,
     "AWS::Lambda::EventInvokeConfig": 2,
+    "AWS::Lambda::EventSourceMapping": 1,  # the event queue -> detector
     "AWS::IAM::Role": 3,  # two functions, API Gateway's logging role
     "AWS::IAM::Policy": 2,
     "AWS::Logs::LogGroup": 3,  # two functions, API access logs
-    "AWS::Events::Rule": 1,
-    "AWS::SQS::Queue": 1,
-    "AWS::SQS::QueuePolicy": 1,
+    "AWS::Events::Rule": 2,  # the detector's schedule, the central bus -> event queue
+    "AWS::Events::EventBus": 1,
+    "AWS::Events::EventBusPolicy": 1,
+    "AWS::CloudFormation::StackSet": 1,  # the forwarding rule in member accounts
+    "AWS::SQS::Queue": 3,  # failed reverts, the event queue and its dead letters
+    "AWS::SQS::QueuePolicy": 3,
     "AWS::ApiGateway::RestApi": 1,
     "AWS::ApiGateway::Account": 1,
     "AWS::ApiGateway::Deployment": 1,
@@ -30,7 +34,7 @@ EXPECTED_TYPES = {
     "AWS::ApiGateway::Method": 1,
     "AWS::ApiGateway::RequestValidator": 1,
     "AWS::Lambda::Permission": 2,  # EventBridge -> detector, API Gateway -> responder
-    "AWS::CloudWatch::Alarm": 6,
+    "AWS::CloudWatch::Alarm": 8,
 }
 
 
@@ -144,13 +148,16 @@ def test_the_detector_function(app_template: dict[str, Any]) -> None:
     props = fn["Properties"]
     assert props["Handler"] == "sgrevert.detect.handler"
     assert props["Timeout"] == 300
-    assert props["ReservedConcurrentExecutions"] == 1
+    # One scheduled run, plus the event queue mapping's two concurrent batches
+    assert props["ReservedConcurrentExecutions"] == 3
     # What the detector itself will accept at cold start
     settings = DetectSettings.from_env(_runtime_env(props["Environment"]["Variables"]))
     assert settings.channel_id == "C0123ABCDEF"
-    assert settings.event_data_store_id == "EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"
-    assert settings.lake_read_role_arn == "arn:aws:iam::111111111111:role/sgrevert-lake-read"
-    assert settings.lookback_minutes == 20
+    assert settings.detection is Detection.BOTH
+    assert settings.lake is not None
+    assert settings.lake.event_data_store_id == "EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"
+    assert settings.lake.read_role_arn == "arn:aws:iam::111111111111:role/sgrevert-lake-read"
+    assert settings.lake.lookback_minutes == 20
 
 
 def test_the_responder_function(app_template: dict[str, Any]) -> None:
@@ -176,8 +183,10 @@ def test_the_other_branch_of_each_setting(direct_template: dict[str, Any]) -> No
     respond = RespondSettings.from_env(
         _runtime_env(responder["Properties"]["Environment"]["Variables"])
     )
-    assert detect.lake_read_role_arn is None
-    assert detect.event_data_store_id == "EXAMPLE-abc"
+    assert detect.detection is Detection.LAKE
+    assert detect.lake is not None
+    assert detect.lake.read_role_arn is None
+    assert detect.lake.event_data_store_id == "EXAMPLE-abc"
     assert respond.hub_role_arn is None
     assert respond.spoke_role_name == "security/spoke-001"
     assert respond.approvers == frozenset({"U0123ABCD", "U0456EFGH"})
@@ -204,7 +213,7 @@ def test_log_retention_is_a_setting(direct_template: dict[str, Any]) -> None:
 
 def test_failed_asynchronous_reverts_go_to_a_queue(app_template: dict[str, Any]) -> None:
     template = Template.from_json(app_template)
-    queue_id, queue = only(app_template, "AWS::SQS::Queue")
+    queue_id, queue = only(under(app_template, "Responder"), "AWS::SQS::Queue")
     responder_id, _ = function(app_template, "revertsg-2")
 
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -220,13 +229,14 @@ def test_failed_asynchronous_reverts_go_to_a_queue(app_template: dict[str, Any])
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
+            "Queues": [{"Ref": queue_id}],
             "PolicyDocument": {
                 "Statement": [
                     Match.object_like(
                         {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
                     )
                 ]
-            }
+            },
         },
     )
 
@@ -245,7 +255,11 @@ def test_a_failed_detector_run_is_not_retried_at_once(app_template: dict[str, An
 
 def test_the_schedule_runs_the_detector(app_template: dict[str, Any]) -> None:
     detector_id, _ = function(app_template, "revertsg-1")
-    _, rule = only(app_template, "AWS::Events::Rule")
+    (rule,) = [
+        r
+        for r in resources(app_template, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
 
     assert rule["Properties"]["ScheduleExpression"] == "rate(10 minutes)"
     assert rule["Properties"]["State"] == "ENABLED"
@@ -337,10 +351,13 @@ def test_alarms_watch_errors_throttles_failed_reverts_and_the_api(
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
         ("AWS/Lambda", "Throttles"),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),  # the event queue falls behind
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),  # failed reverts
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),  # events dead-lettered
     ]
     for alarm in alarms:
-        assert alarm["Properties"]["Threshold"] == 1
+        if alarm["Properties"]["MetricName"] != "ApproximateAgeOfOldestMessage":
+            assert alarm["Properties"]["Threshold"] == 1
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
         assert "AlarmActions" not in alarm["Properties"]  # no topic configured
 

@@ -11,7 +11,7 @@ import yaml
 from cfnlint.api import ManualArgs, lint
 
 from infra.settings import KEYS
-from tests.infra.conftest import ROOT, Synthesized
+from tests.infra.conftest import ROOT, Synthesized, cfn_yaml, resources
 
 # Reviewed acknowledgements of the application stack (reasons live next to each one in
 # infra/). A new finding, or a new acknowledgement, must be looked at: update this list.
@@ -49,7 +49,7 @@ def acknowledged_in(plugin: dict[str, Any], path_prefix: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("variant", ["pipeline", "direct"])
+@pytest.mark.parametrize("variant", ["pipeline", "direct", "eventbridge"])
 def test_cdk_nag_finds_nothing_unacknowledged(variant: str, request: pytest.FixtureRequest) -> None:
     plugin = nag_report(request.getfixturevalue(variant))
 
@@ -71,6 +71,13 @@ def test_without_a_hub_the_spoke_pattern_is_acknowledged(direct: Synthesized) ->
     assert acknowledged_in(plugin, "Sgrevert/") == APP_ACKNOWLEDGED | {SPOKE_ANYWHERE}
 
 
+def test_eventbridge_alone_adds_no_acknowledgement(eventbridge: Synthesized) -> None:
+    plugin = nag_report(eventbridge)
+
+    # The bus, its policy, the queues and the StackSet need no acknowledgement of their own
+    assert acknowledged_in(plugin, "Sgrevert/") == APP_ACKNOWLEDGED
+
+
 def _lint(text: str) -> list[str]:
     matches = lint(
         text, config=ManualArgs(regions=CFN_LINT_REGIONS, ignore_checks=CFN_LINT_IGNORED)
@@ -78,7 +85,7 @@ def _lint(text: str) -> list[str]:
     return [f"{m.rule.id} line {m.linenumber}: {m.message}" for m in matches]
 
 
-@pytest.mark.parametrize("variant", ["pipeline", "direct"])
+@pytest.mark.parametrize("variant", ["pipeline", "direct", "eventbridge"])
 def test_cfn_lint_passes_on_every_synthesized_template(
     variant: str, request: pytest.FixtureRequest
 ) -> None:
@@ -90,8 +97,15 @@ def test_cfn_lint_passes_on_every_synthesized_template(
         assert _lint(path.read_text()) == [], path.name
 
 
-def test_cfn_lint_passes_on_the_spoke_role_template() -> None:
-    assert _lint((ROOT / "infra" / "spoke-role.yaml").read_text()) == []
+@pytest.mark.parametrize("name", ["spoke-role.yaml", "event-forwarder.yaml"])
+def test_cfn_lint_passes_on_the_templates_deployed_to_member_accounts(name: str) -> None:
+    assert _lint((ROOT / "infra" / name).read_text()) == []
+
+
+def test_cfn_lint_passes_on_the_stack_set_template_body(app_template: dict[str, Any]) -> None:
+    (stack_set,) = resources(app_template, "AWS::CloudFormation::StackSet").values()
+
+    assert _lint(stack_set["Properties"]["TemplateBody"]) == []
 
 
 def test_the_slack_manifest_asks_for_the_minimum() -> None:
@@ -123,9 +137,7 @@ def test_the_readme_documents_every_setting() -> None:
 
 def test_the_readme_spoke_policy_matches_the_stackset_template() -> None:
     # The JSON in the README and infra/spoke-role.yaml grant the same actions
-    template = yaml.load(  # a SafeLoader that also reads CloudFormation tags
-        (ROOT / "infra" / "spoke-role.yaml").read_text(), Loader=_CfnLoader
-    )
+    template = cfn_yaml((ROOT / "infra" / "spoke-role.yaml").read_text())
     policy = template["Resources"]["SpokeRole"]["Properties"]["Policies"][0]["PolicyDocument"]
     granted = {a for s in policy["Statement"] for a in s["Action"]}
     section = _deploy_section()
@@ -140,23 +152,27 @@ def test_the_readme_spoke_policy_matches_the_stackset_template() -> None:
     }
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
-
-
-def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-
-
-_CfnLoader.add_multi_constructor("!", _cfn_tag)
-
-
 def test_files_the_readme_points_to_exist() -> None:
     section = _deploy_section()
     for name in ("infra/spoke-role.yaml", "slack-app-manifest.yml", "cdk.json", "package.json"):
         assert f"`{name}`" in section or f"file://{name}" in section, name
         assert (ROOT / name).is_file(), name
+
+
+def test_the_real_time_section_covers_deploying_without_lake() -> None:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(
+        r"^## Real-time detection with EventBridge\n(.*?)(?=^## |\Z)", readme, re.M | re.S
+    )
+    assert match, "README has the real-time section"
+    section = match.group(1)
+
+    # The template it deploys by hand exists, with the parameter it passes
+    assert "--template-file infra/event-forwarder.yaml" in section
+    assert "CentralEventBusArn" in (ROOT / "infra" / "event-forwarder.yaml").read_text()
+    # It states each path's latency, and names the settings EventBridge alone needs
+    assert "### Detection latency" in section
+    for key in ("organization_id", "target_ous", "target_regions", "stack_set_call_as"):
+        assert f"`{key}`" in section, key
+    assert "DELEGATED_ADMIN" in section
+    assert "management account" in section

@@ -13,6 +13,7 @@ from tests.infra.conftest import (
     only,
     resources,
     role_statements,
+    under,
 )
 
 HUB = "arn:aws:iam::222222222222:role/sgrevert-hub"
@@ -149,13 +150,24 @@ def test_grants_of_the_detector(app_template: dict[str, Any]) -> None:
     assert secret["Resource"] == {"Ref": secret_id}
     assert not [a for s in statements for a in actions(s) if a.startswith("secretsmanager:Put")]
     granted = {a for s in statements for a in actions(s)}
-    assert not {a for a in granted if a.startswith(("lambda:", "organizations:", "sqs:"))}
+    assert not {a for a in granted if a.startswith(("lambda:", "organizations:", "sqs:Send"))}
+    # It consumes the event queue, and no other queue
+    event_queue_id, _ = only(under(app_template, "EventIntake/Queue"), "AWS::SQS::Queue")
+    consume = [s for s in statements if any(a.startswith("sqs:") for a in actions(s))]
+    assert [s["Resource"] for s in consume] == [{"Fn::GetAtt": [event_queue_id, "Arn"]}]
+    assert set(actions(consume[0])) == {
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
 
 
 def test_grants_of_the_responder(app_template: dict[str, Any]) -> None:
     table_id, _ = only(app_template, "AWS::DynamoDB::Table")
     secret_id, _ = only(app_template, "AWS::SecretsManager::Secret")
-    queue_id, _ = only(app_template, "AWS::SQS::Queue")
+    queue_id, _ = only(under(app_template, "Responder"), "AWS::SQS::Queue")
     statements = role_statements(app_template, function_role(app_template, "revertsg-2"))
 
     (table,) = statements_with(statements, "dynamodb:UpdateItem")

@@ -13,13 +13,20 @@ import pytest
 
 from infra.app import build
 from infra.settings import KEYS, REQUIRED, Settings, SettingsError
+from sgrevert.settings import Detection
 from tests.infra.conftest import CDK_CONTEXT, ROOT
 
-MINIMAL = {
+LAKE = {
     "organization_account_id": "111111111111",
     "event_data_store": "EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE",
-    "slack_channel_id": "C0123ABCDEF",
 }
+EVENTBRIDGE = {
+    "organization_id": "o-a1b2c3d4e5",
+    "target_ous": "r-abcd",
+    "target_regions": "eu-west-1",
+}
+# What the default detection (both, with an event data store) needs
+MINIMAL = {"slack_channel_id": "C0123ABCDEF", **LAKE, **EVENTBRIDGE}
 
 
 def settings(**context: Any) -> Settings:
@@ -31,6 +38,8 @@ def test_defaults_fill_everything_but_the_required_keys() -> None:
     result = settings()
 
     # Then every other setting has its documented default
+    assert result.detection is Detection.BOTH
+    assert result.stack_set_call_as == "DELEGATED_ADMIN"
     assert result.table_name == "secgrouprequests"
     assert result.detector_function_name == "revertsg-1"
     assert result.responder_function_name == "revertsg-2"
@@ -69,8 +78,10 @@ def test_every_problem_is_reported_at_once() -> None:
         Settings.from_context({"schedule_minutes": "0", "approvers": "bob"})
 
     message = str(raised.value)
-    for key in ("organization_account_id", "event_data_store", "slack_channel_id"):
+    # Without an event data store, detection is EventBridge alone: its keys are required
+    for key in ("slack_channel_id", "organization_id", "target_ous", "target_regions"):
         assert f"{key}: is required" in message
+    assert "event_data_store" not in message
     assert "schedule_minutes: '0' is malformed" in message
     assert "approvers: bob malformed" in message
 
@@ -80,6 +91,12 @@ def test_every_problem_is_reported_at_once() -> None:
     [
         ("organization_account_id", "1234"),
         ("event_data_store", "not a store!"),
+        ("detection", "cloudtrail"),
+        ("organization_id", "123456789012"),
+        ("target_ous", "ou-short"),
+        ("target_ous", {"r-abcd": True}),
+        ("target_regions", "eu-west-1,Europe"),
+        ("stack_set_call_as", "MANAGEMENT"),
         ("slack_channel_id", "#security"),
         ("lake_read_role_arn", "arn:aws:iam::111111111111:user/alice"),
         ("hub_role_arn", "sgrevert-hub"),
@@ -167,6 +184,66 @@ def test_app_py_exits_with_the_message(tmp_path: Any) -> None:
 
     # Then it exits non-zero, naming each problem, without a traceback
     assert result.returncode == 1
-    assert "organization_account_id: is required" in result.stderr
+    assert "organization_id: is required" in result.stderr
     assert "schedule_minutes: '0' is malformed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- detection ----------------------------------------------------------------------------
+
+
+def test_eventbridge_alone_needs_no_lake_setting() -> None:
+    # Given no event data store: the default is EventBridge alone
+    result = Settings.from_context({"slack_channel_id": "C0123ABCDEF", **EVENTBRIDGE})
+
+    assert result.detection is Detection.EVENTBRIDGE
+    assert result.event_data_store is None
+    assert result.organization_account_id is None
+    assert result.target_ous == ("r-abcd",)
+    assert result.target_regions == ("eu-west-1",)
+
+
+def test_lake_alone_needs_no_eventbridge_setting() -> None:
+    result = Settings.from_context({"slack_channel_id": "C0123ABCDEF", "detection": "lake", **LAKE})
+
+    assert result.detection is Detection.LAKE
+    assert result.organization_id is None
+    assert result.target_ous == ()
+
+
+@pytest.mark.parametrize(
+    ("detection", "missing"),
+    [
+        ("lake", "event_data_store"),
+        ("lake", "organization_account_id"),
+        ("both", "event_data_store"),
+        ("both", "organization_id"),
+        ("both", "target_ous"),
+        ("eventbridge", "target_regions"),
+        ("eventbridge", "organization_id"),
+    ],
+)
+def test_each_path_names_the_key_it_needs(detection: str, missing: str) -> None:
+    context = {k: v for k, v in MINIMAL.items() if k != missing}
+
+    with pytest.raises(SettingsError, match=rf"{missing}: is required: detection={detection}"):
+        Settings.from_context({**context, "detection": detection})
+
+
+def test_an_empty_list_is_missing() -> None:
+    with pytest.raises(SettingsError, match="target_regions: is required"):
+        settings(target_regions=[])
+
+
+def test_organization_lists_and_call_as_from_the_command_line() -> None:
+    result = settings(
+        detection="EventBridge",
+        target_ous=" ou-ab12-cdef3456, r-abcd ,ou-ab12-cdef3456",
+        target_regions="eu-west-1,us-east-1",
+        stack_set_call_as="self",
+    )
+
+    assert result.detection is Detection.EVENTBRIDGE
+    assert result.target_ous == ("ou-ab12-cdef3456", "r-abcd")
+    assert result.target_regions == ("eu-west-1", "us-east-1")
+    assert result.stack_set_call_as == "SELF"

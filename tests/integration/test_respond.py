@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,7 +24,6 @@ import boto3
 import pytest
 import requests
 from botocore.stub import Stubber
-from moto.dynamodb.models import DynamoDBBackend
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
@@ -94,27 +92,6 @@ def env(
     yield
     lambdas.wait_idle()
     respond.reset()
-
-
-@pytest.fixture
-def atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies a conditional write atomically; moto's server checks the condition
-    and writes without a lock, so two racing requests can both pass (about one race in a
-    hundred with eight clickers). Serialize moto's writes, as DynamoDB does for an item,
-    so race tests exercise our conditions rather than the emulator's gap. moto runs in
-    this process (ThreadedMotoServer), so its backend can be wrapped here."""
-    lock = threading.RLock()
-
-    def serialized(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def write(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(*args, **kwargs)
-
-        return write
-
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        monkeypatch.setattr(DynamoDBBackend, name, serialized(getattr(DynamoDBBackend, name)))
 
 
 @pytest.fixture

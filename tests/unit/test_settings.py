@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sgrevert.errors import ConfigError
-from sgrevert.settings import DetectSettings, RespondSettings
+from sgrevert.settings import Detection, DetectSettings, RespondSettings
 
 DETECT = {
     "TABLE_NAME": "secgrouprequests",
@@ -17,22 +17,51 @@ DETECT = {
 
 def test_detector_defaults_apply_and_an_arn_store_becomes_its_id() -> None:
     settings = DetectSettings.from_env(DETECT)
-    assert settings.lookback_minutes == 20
+    assert settings.detection is Detection.BOTH  # a store is configured
     assert settings.slack.api_url == "https://slack.com/api/"
-    assert settings.lake_read_role_arn is None
-    assert settings.event_data_store_id == "EXAMPLE-f852-4e8f"
-    assert settings.event_data_store_region == "eu-west-1"
-    assert (
-        DetectSettings.from_env({**DETECT, "EVENT_DATA_STORE": "abc-123"}).event_data_store_region
-        is None
-    )
+    assert settings.lake is not None
+    assert settings.lake.lookback_minutes == 20
+    assert settings.lake.read_role_arn is None
+    assert settings.lake.event_data_store_id == "EXAMPLE-f852-4e8f"
+    assert settings.lake.event_data_store_region == "eu-west-1"
+    bare = DetectSettings.from_env({**DETECT, "EVENT_DATA_STORE": "abc-123"})
+    assert bare.lake is not None
+    assert bare.lake.event_data_store_region is None
 
 
 @pytest.mark.parametrize("missing", sorted(DETECT))
 def test_each_missing_detector_setting_is_named(missing: str) -> None:
     env = {k: v for k, v in DETECT.items() if k != missing}
     with pytest.raises(ConfigError, match=missing):
-        DetectSettings.from_env(env)
+        DetectSettings.from_env({**env, "DETECTION": "both"})
+
+
+def test_eventbridge_alone_needs_no_lake_setting() -> None:
+    # Given no event data store, and Lake settings left over
+    env = {k: v for k, v in DETECT.items() if k != "EVENT_DATA_STORE"}
+    settings = DetectSettings.from_env({**env, "LOOKBACK_MINUTES": "oops"})
+
+    # Then detection is EventBridge alone and no Lake setting is read
+    assert settings.detection is Detection.EVENTBRIDGE
+    assert settings.lake is None
+    # and EventBridge alone, asked for by name, ignores a configured store
+    named = DetectSettings.from_env({**DETECT, "DETECTION": "eventbridge"})
+    assert (named.detection, named.lake) == (Detection.EVENTBRIDGE, None)
+
+
+@pytest.mark.parametrize("detection", ["lake", "both", "LAKE"])
+def test_lake_detection_requires_the_store(detection: str) -> None:
+    env = {k: v for k, v in DETECT.items() if k != "EVENT_DATA_STORE"}
+    with pytest.raises(ConfigError, match=r"EVENT_DATA_STORE is not set: .*polls Lake"):
+        DetectSettings.from_env({**env, "DETECTION": detection})
+
+
+def test_the_paths_each_detection_runs() -> None:
+    assert [(d.polls_lake, d.takes_events) for d in Detection] == [
+        (True, False),  # lake
+        (False, True),  # eventbridge
+        (True, True),  # both
+    ]
 
 
 @pytest.mark.parametrize(
@@ -44,6 +73,7 @@ def test_each_missing_detector_setting_is_named(missing: str) -> None:
         ("SLACK_API_URL", "slack.com/api"),
         ("SLACK_CHANNEL_ID", "#security"),
         ("EVENT_DATA_STORE", "store with spaces"),
+        ("DETECTION", "cloudtrail"),
     ],
 )
 def test_a_malformed_detector_setting_is_named(name: str, value: str) -> None:

@@ -1,0 +1,280 @@
+"""The noise-control policy: which changes are ignored, posted or reverted without a click.
+
+Pure. The document is JSON (env `POLICY`, from the `policy` key of cdk.json), validated
+once at cold start; every problem is reported together, each naming its path:
+
+    {
+      "ignore": [
+        {"name": "pipeline", "actor": "arn:aws:sts::*:assumed-role/deploy-*/*",
+         "reason": "CloudFormation deploys are reviewed in pull requests"}
+      ],
+      "min_risk_to_post": "medium",
+      "auto_revert_at_or_above": "critical",
+      "max_messages_per_run": 40,
+      "risk": {"critical_ports": [22, 3389], "wide_ipv4_prefix": 8, "wide_ipv6_prefix": 32}
+    }
+
+An ignore rule matches when every matcher it has matches (globs, `*` and `?`; a list
+means any of them). Ignored changes are recorded as IGNORED with the rule's reason and
+never posted; changes below `min_risk_to_post` are recorded PENDING (still decidable)
+and not posted. An ignore rule wins over auto-revert.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from sgrevert.errors import ConfigError
+from sgrevert.model import Change
+from sgrevert.risk import (
+    DEFAULT_CRITICAL_PORTS,
+    DEFAULT_WIDE_IPV4_PREFIX,
+    DEFAULT_WIDE_IPV6_PREFIX,
+    Assessment,
+    Risk,
+    RiskRules,
+    assess,
+)
+
+DEFAULT_MAX_MESSAGES_PER_RUN = 40
+# sgrevert's own revokes: the spoke session is named for whoever denied the change.
+OWN_REVOKES = "sgrevert-own-revokes"
+_OWN_SESSION = "arn:aws*:sts::*:assumed-role/*/sgrevert-denied-by-*"
+_MATCHERS = ("actor", "account", "region", "group")
+_TOP_KEYS = frozenset(
+    {
+        "ignore",
+        "min_risk_to_post",
+        "auto_revert_at_or_above",
+        "max_messages_per_run",
+        "ignore_own_revokes",
+        "risk",
+    }
+)
+_RISK_KEYS = frozenset({"critical_ports", "wide_ipv4_prefix", "wide_ipv6_prefix"})
+
+
+@dataclass(frozen=True)
+class IgnoreRule:
+    name: str
+    reason: str
+    actor: tuple[str, ...] = ()  # matched against the caller's ARN and its session issuer
+    account: tuple[str, ...] = ()
+    region: tuple[str, ...] = ()
+    group: tuple[str, ...] = ()
+
+    def matches(self, change: Change) -> bool:
+        actors = [a for a in (change.actor.arn, change.actor.session_issuer) if a]
+        return (
+            _any(self.actor, actors)
+            and _any(self.account, [change.account])
+            and _any(self.region, [change.region])
+            and _any(self.group, [change.group_id])
+        )
+
+
+OWN_REVOKES_RULE = IgnoreRule(
+    name=OWN_REVOKES,
+    reason="a revoke sgrevert made for a Deny",
+    actor=(_OWN_SESSION,),
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the policy makes of one change."""
+
+    assessment: Assessment
+    ignored_by: IgnoreRule | None = None
+    post: bool = True
+    auto_revert_rule: str | None = None  # the rule, when the change is reverted without a click
+
+    @property
+    def risk(self) -> Risk:
+        return self.assessment.risk
+
+    @property
+    def note(self) -> str | None:
+        """Why the change is handled differently from a plain post, for the record."""
+        if self.ignored_by is not None:
+            return f"ignored by {self.ignored_by.name}: {self.ignored_by.reason}"
+        if self.auto_revert_rule is not None:
+            return f"reverted by policy {self.auto_revert_rule}: {self.assessment.reason}"
+        if not self.post:
+            return f"not posted: {self.risk.label} is below min_risk_to_post"
+        return None
+
+
+@dataclass(frozen=True)
+class Policy:
+    ignore: tuple[IgnoreRule, ...] = ()
+    min_risk_to_post: Risk = Risk.LOW  # LOW: post everything
+    auto_revert_at_or_above: Risk | None = None  # None: never revert without a click
+    max_messages_per_run: int = DEFAULT_MAX_MESSAGES_PER_RUN
+    ignore_own_revokes: bool = True
+    risk_rules: RiskRules = field(default_factory=RiskRules)
+
+    @property
+    def auto_revert_rule(self) -> str | None:
+        if self.auto_revert_at_or_above is None:
+            return None
+        return f"auto_revert_at_or_above={self.auto_revert_at_or_above.label}"
+
+    def judge(self, change: Change) -> Verdict:
+        assessment = assess(change, self.risk_rules)
+        rules = ((OWN_REVOKES_RULE,) if self.ignore_own_revokes else ()) + self.ignore
+        for rule in rules:
+            if rule.matches(change):
+                return Verdict(assessment, ignored_by=rule, post=False)
+        if (
+            self.auto_revert_at_or_above is not None
+            and change.revertible
+            and assessment.risk >= self.auto_revert_at_or_above
+        ):
+            return Verdict(assessment, auto_revert_rule=self.auto_revert_rule)
+        return Verdict(assessment, post=assessment.risk >= self.min_risk_to_post)
+
+
+def parse_policy(text: str | None, where: str = "POLICY") -> Policy:
+    """The policy in `text` (JSON); empty means the defaults. ConfigError lists every problem."""
+    if text is None or not text.strip():
+        return Policy()
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise ConfigError(f"{where} is not valid JSON: {error}") from None
+    return policy_from_document(document, where)
+
+
+def policy_from_document(document: Any, where: str = "POLICY") -> Policy:
+    reader = _Reader(where)
+    policy = reader.policy(document)
+    if reader.errors:
+        raise ConfigError(f"{where} is invalid: " + "; ".join(reader.errors))
+    return policy
+
+
+class _Reader:
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.errors: list[str] = []
+
+    def policy(self, document: Any) -> Policy:
+        if not isinstance(document, Mapping):
+            self.errors.append("it must be a JSON object")
+            return Policy()
+        self._unknown(document, _TOP_KEYS, "")
+        defaults = Policy()
+        min_risk = self._risk(document, "min_risk_to_post") or defaults.min_risk_to_post
+        auto = self._risk(document, "auto_revert_at_or_above")
+        own = document.get("ignore_own_revokes", True)
+        if not isinstance(own, bool):
+            self.errors.append("ignore_own_revokes must be true or false")
+            own = True
+        return Policy(
+            ignore=self._ignore_rules(document.get("ignore", [])),
+            min_risk_to_post=min_risk,
+            auto_revert_at_or_above=auto,
+            max_messages_per_run=self._int(
+                document, "max_messages_per_run", DEFAULT_MAX_MESSAGES_PER_RUN, 1, 1000
+            ),
+            ignore_own_revokes=own,
+            risk_rules=self._risk_rules(document.get("risk", {})),
+        )
+
+    def _unknown(self, document: Mapping[str, Any], known: frozenset[str], path: str) -> None:
+        for key in sorted(set(document) - known):
+            self.errors.append(f"{path}{key} is not a policy key ({', '.join(sorted(known))})")
+
+    def _risk(self, document: Mapping[str, Any], key: str) -> Risk | None:
+        value = document.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.errors.append(f"{key} must be a risk level (low, medium, high, critical)")
+            return None
+        try:
+            return Risk.parse(value)
+        except ValueError as error:
+            self.errors.append(f"{key}: {error}")
+            return None
+
+    def _int(self, document: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+        value = document.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.errors.append(f"{key} must be a whole number from {low} to {high}, not {value!r}")
+            return default
+        return value
+
+    def _ignore_rules(self, rules: Any) -> tuple[IgnoreRule, ...]:
+        if not isinstance(rules, list):
+            self.errors.append("ignore must be a list of rules")
+            return ()
+        parsed: list[IgnoreRule] = []
+        names: set[str] = set()
+        for index, rule in enumerate(rules):
+            path = f"ignore[{index}]"
+            if not isinstance(rule, Mapping):
+                self.errors.append(f"{path} must be an object")
+                continue
+            self._unknown(rule, frozenset({"name", *_MATCHERS, "reason"}), f"{path}.")
+            name = rule.get("name", path)
+            reason = rule.get("reason")
+            if not isinstance(name, str) or not name.strip():
+                self.errors.append(f"{path}.name must be a non-empty string")
+                name = path
+            if name in names:
+                self.errors.append(f"{path}.name {name!r} is used twice")
+            names.add(name)
+            if not isinstance(reason, str) or not reason.strip():
+                self.errors.append(f"{path}.reason is required: say why these changes are ignored")
+                reason = ""
+            matchers = {key: self._patterns(rule.get(key), f"{path}.{key}") for key in _MATCHERS}
+            if not any(matchers.values()):
+                self.errors.append(
+                    f"{path} needs at least one of {', '.join(_MATCHERS)} "
+                    "(a rule without one would ignore everything)"
+                )
+            parsed.append(IgnoreRule(name=name.strip(), reason=reason.strip(), **matchers))
+        return tuple(parsed)
+
+    def _patterns(self, value: Any, path: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        values = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, str) and v.strip() for v in values)
+        ):
+            self.errors.append(f"{path} must be a pattern or a non-empty list of patterns")
+            return ()
+        return tuple(v.strip() for v in values)
+
+    def _risk_rules(self, value: Any) -> RiskRules:
+        if not isinstance(value, Mapping):
+            self.errors.append("risk must be an object")
+            return RiskRules()
+        self._unknown(value, _RISK_KEYS, "risk.")
+        ports = value.get("critical_ports", list(DEFAULT_CRITICAL_PORTS))
+        if not isinstance(ports, list) or not all(
+            isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 65535 for p in ports
+        ):
+            self.errors.append("risk.critical_ports must be a list of ports (0-65535)")
+            ports = list(DEFAULT_CRITICAL_PORTS)
+        return RiskRules(
+            critical_ports=frozenset(ports),
+            wide_ipv4_prefix=self._int(value, "wide_ipv4_prefix", DEFAULT_WIDE_IPV4_PREFIX, 1, 32),
+            wide_ipv6_prefix=self._int(value, "wide_ipv6_prefix", DEFAULT_WIDE_IPV6_PREFIX, 1, 128),
+        )
+
+
+def _any(patterns: tuple[str, ...], values: list[str]) -> bool:
+    """No patterns: no constraint. Otherwise some value matches some pattern."""
+    if not patterns:
+        return True
+    return any(fnmatchcase(value, pattern) for pattern in patterns for value in values)

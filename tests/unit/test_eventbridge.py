@@ -1,0 +1,77 @@
+"""EventBridge's `AWS API Call via CloudTrail` events: the pattern, and the record inside."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from sgrevert.cloudtrail import parse_record
+from sgrevert.eventbridge import MalformedEvent, cloudtrail_record, event_pattern
+from sgrevert.model import WATCHED_EVENTS
+from tests.support import load_event
+
+
+def test_the_pattern_names_exactly_the_calls_the_parser_handles() -> None:
+    pattern = event_pattern()
+
+    assert pattern["source"] == ["aws.ec2"]
+    assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+    assert pattern["detail"]["eventSource"] == ["ec2.amazonaws.com"]
+    assert set(pattern["detail"]["eventName"]) == WATCHED_EVENTS
+
+
+def test_the_detail_is_the_cloudtrail_record_the_parser_reads() -> None:
+    # Given a real-shaped event: CloudTrail's record as `detail`, without a trail file's
+    # tlsDetails
+    event = load_event("eventbridge/authorize_ingress_ipv4")
+
+    record = cloudtrail_record(event)
+
+    # Then it carries what the parser needs, and reads as the same change as Lake's copy
+    assert {"eventID", "recipientAccountId", "requestParameters", "responseElements"} <= set(record)
+    assert "tlsDetails" not in record
+    from_lake = load_event("authorize_ingress_ipv4")
+    assert parse_record(record) == parse_record(from_lake)
+
+
+def test_a_record_that_is_no_change_is_still_a_record() -> None:
+    # A failed call is CloudTrail's to report and the parser's to skip: not malformed
+    event = load_event("eventbridge/authorize_ingress_ipv4")
+    event["detail"]["errorCode"] = "Client.InvalidPermission.Duplicate"
+
+    assert cloudtrail_record(event)["errorCode"] == "Client.InvalidPermission.Duplicate"
+
+
+def _without(event: dict[str, Any], *path: str) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    target = changed
+    for key in path[:-1]:
+        target = target[key]
+    del target[path[-1]]
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("not an object", "not a JSON object"),
+        ("scheduled event", "detail-type 'Scheduled Event'"),
+        ("no detail", "no detail object"),
+        ("no eventID", "no eventID"),
+        ("blank eventID", "no eventID"),
+    ],
+)
+def test_anything_else_is_malformed(case: str, reason: str) -> None:
+    event = load_event("eventbridge/authorize_ingress_ipv4")
+    cases: dict[str, Any] = {
+        "not an object": ["AWS API Call via CloudTrail"],
+        "scheduled event": {**event, "detail-type": "Scheduled Event"},
+        "no detail": _without(event, "detail"),
+        "no eventID": _without(event, "detail", "eventID"),
+        "blank eventID": {**event, "detail": {**event["detail"], "eventID": " "}},
+    }
+
+    with pytest.raises(MalformedEvent, match=reason):
+        cloudtrail_record(cases[case])

@@ -1,0 +1,202 @@
+"""Risk levels, the policy document and how a run's changes become messages."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from sgrevert import blocks
+from sgrevert.bursts import plan_messages
+from sgrevert.errors import ConfigError
+from sgrevert.model import Actor, Change, ChangeRecord, Direction, Rule, SourceKind, State
+from sgrevert.policy import OWN_REVOKES, parse_policy
+from sgrevert.risk import Risk, RiskRules, assess
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+DEV = "arn:aws:sts::111122223333:assumed-role/developer/dev@example.com"
+
+
+def rule(source: str, port: int | None = 22, protocol: str = "tcp", **kw: str) -> Rule:
+    kind = kw.pop("kind", "")
+    source_kind = (
+        SourceKind(kind)
+        if kind
+        else (SourceKind.CIDR_IPV6 if ":" in source else SourceKind.CIDR_IPV4)
+    )
+    return Rule(Direction.INGRESS, protocol, port, port, source_kind, source, **kw)  # type: ignore[arg-type]
+
+
+def change(*rules: Rule, actor: str = DEV, group: str = "sg-1", event: str = "") -> Change:
+    return Change(
+        event_id=f"e-{id(rules)}-{group}",
+        event_name=event or "AuthorizeSecurityGroupIngress",
+        event_time=NOW,
+        account="111122223333",
+        region="eu-west-1",
+        group_id=group,
+        actor=Actor(arn=actor, type="AssumedRole"),
+        rules=rules,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        ((rule("0.0.0.0/0", 22),), Risk.CRITICAL),
+        ((rule("::/0", 3389),), Risk.CRITICAL),
+        ((rule("0.0.0.0/0", None, "-1"),), Risk.CRITICAL),
+        (
+            (Rule(Direction.INGRESS, "tcp", 1000, 4000, SourceKind.CIDR_IPV4, "0.0.0.0/0"),),
+            Risk.CRITICAL,
+        ),
+        ((rule("0.0.0.0/0", 443),), Risk.HIGH),
+        ((rule("0.0.0.0/0", 8, "icmp"),), Risk.HIGH),
+        ((rule("10.0.0.0/8", 22),), Risk.MEDIUM),
+        ((rule("sg-9", 22, kind="group", source_account="999988887777"),), Risk.MEDIUM),
+        ((rule("sg-9", 22, kind="group", source_account="111122223333"),), Risk.LOW),
+        ((rule("10.1.0.0/16", 22),), Risk.LOW),
+        ((rule("10.1.0.0/16", 22), rule("0.0.0.0/0", 443)), Risk.HIGH),
+    ],
+)
+def test_risk_is_the_highest_of_the_rules(rules: tuple[Rule, ...], expected: Risk) -> None:
+    assert assess(change(*rules)).risk is expected
+
+
+def test_a_removal_is_low_and_thresholds_are_settings() -> None:
+    assert (
+        assess(change(rule("0.0.0.0/0", 22), event="RevokeSecurityGroupIngress")).risk is Risk.LOW
+    )
+    custom = RiskRules(critical_ports=frozenset({8080}), wide_ipv4_prefix=16)
+    assert assess(change(rule("0.0.0.0/0", 8080)), custom).risk is Risk.CRITICAL
+    assert assess(change(rule("0.0.0.0/0", 22)), custom).risk is Risk.HIGH
+    assert assess(change(rule("10.1.0.0/16", 22)), custom).risk is Risk.MEDIUM
+
+
+def test_an_empty_policy_posts_everything_and_reverts_nothing() -> None:
+    policy = parse_policy(None)
+    verdict = policy.judge(change(rule("0.0.0.0/0", 22)))
+    assert (verdict.post, verdict.ignored_by, verdict.auto_revert_rule) == (True, None, None)
+    assert policy.max_messages_per_run == 40
+
+
+def test_ignore_rules_match_by_actor_glob_account_region_and_group() -> None:
+    policy = parse_policy(
+        json.dumps(
+            {
+                "ignore": [
+                    {
+                        "name": "pipeline",
+                        "actor": "arn:aws:sts::*:assumed-role/deploy-*/*",
+                        "reason": "deploys are reviewed in pull requests",
+                    },
+                    {
+                        "name": "sandbox",
+                        "account": ["444455556666"],
+                        "region": "us-*",
+                        "reason": "sandbox account",
+                    },
+                ]
+            }
+        )
+    )
+    deploy = change(rule("0.0.0.0/0", 22), actor="arn:aws:sts::1:assumed-role/deploy-app/cfn")
+    verdict = policy.judge(deploy)
+    assert verdict.ignored_by is not None and verdict.ignored_by.name == "pipeline"
+    assert verdict.note == "ignored by pipeline: deploys are reviewed in pull requests"
+    assert policy.judge(change(rule("0.0.0.0/0", 22))).ignored_by is None
+    elsewhere = replace(change(rule("10.0.0.1/32")), account="444455556666", region="us-east-1")
+    assert policy.judge(elsewhere).ignored_by is not None
+    assert policy.judge(replace(elsewhere, region="eu-west-1")).ignored_by is None
+
+
+def test_sgrevert_own_revokes_are_ignored_by_default() -> None:
+    own = change(
+        rule("0.0.0.0/0", 22),
+        actor="arn:aws:sts::111122223333:assumed-role/spoke-001/sgrevert-denied-by-U0ALICE",
+        event="RevokeSecurityGroupIngress",
+    )
+    verdict = parse_policy("{}").judge(own)
+    assert verdict.ignored_by is not None and verdict.ignored_by.name == OWN_REVOKES
+    assert parse_policy('{"ignore_own_revokes": false}').judge(own).ignored_by is None
+
+
+def test_min_risk_holds_back_and_auto_revert_names_its_rule() -> None:
+    policy = parse_policy('{"min_risk_to_post": "high", "auto_revert_at_or_above": "critical"}')
+    held = policy.judge(change(rule("10.0.0.0/8", 22)))
+    assert (held.post, held.risk) == (False, Risk.MEDIUM)
+    assert "below min_risk_to_post" in (held.note or "")
+    reverted = policy.judge(change(rule("0.0.0.0/0", 22)))
+    assert reverted.auto_revert_rule == "auto_revert_at_or_above=critical"
+    assert reverted.post
+    assert policy.judge(change(rule("0.0.0.0/0", 443))).auto_revert_rule is None
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("{", "not valid JSON"),
+        ("[]", "must be a JSON object"),
+        ('{"min_risk": "low"}', "min_risk is not a policy key"),
+        ('{"min_risk_to_post": "severe"}', "'severe' is not a risk level"),
+        ('{"ignore": [{"actor": "arn:*"}]}', r"ignore\[0\].reason is required"),
+        ('{"ignore": [{"reason": "x"}]}', r"ignore\[0\] needs at least one of"),
+        ('{"ignore": [{"reason": "x", "group": 5}]}', r"ignore\[0\].group must be a pattern"),
+        ('{"max_messages_per_run": 0}', "max_messages_per_run must be a whole number"),
+        ('{"risk": {"critical_ports": ["ssh"]}}', "risk.critical_ports must be a list"),
+    ],
+)
+def test_a_bad_policy_fails_with_an_error_naming_the_problem(document: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_policy(document)
+
+
+def record(c: Change, state: State = State.PENDING, risk: str = "high") -> ChangeRecord:
+    return ChangeRecord(change=c, state=state, recorded_at=NOW, risk=risk)
+
+
+def test_a_burst_by_one_actor_on_one_group_becomes_one_message() -> None:
+    burst = [record(replace(change(rule("10.0.0.1/32")), event_id=f"b{i}")) for i in range(30)]
+    other = record(replace(change(rule("10.0.0.1/32"), group="sg-2"), event_id="o"))
+    by_policy = replace(
+        burst[0],
+        change=replace(burst[0].change, event_id="x"),
+        state=State.DENIED,
+        decided_by="policy:r",
+    )
+    units = plan_messages([*burst[:10], other, by_policy, *burst[10:]], max_batch=25)
+    assert [len(u.records) for u in units] == [25, 1, 1, 5]
+    assert units[1].records[0].event_id == "o"
+    assert units[2].records[0].state is State.DENIED
+
+
+def test_a_group_message_stays_within_block_kit_limits_and_names_the_batch() -> None:
+    long = tuple(rule(f"10.{i}.0.0/16", 1000 + i) for i in range(200))
+    members = [record(replace(change(*long), event_id=f"m{i}"), risk="low") for i in range(25)]
+    members[3] = replace(members[3], risk="critical")
+    message = blocks.batch_message("abc", members)
+    assert len(message.blocks) <= blocks.MAX_BLOCKS
+    assert message.text.startswith("[CRITICAL] 25 changes on sg-1")
+    assert message.blocks[0]["text"]["text"].startswith(":rotating_light: CRITICAL")
+    for block in message.blocks:
+        assert len(json.dumps(block.get("text", {}).get("text", ""))) <= 3100
+    values = {e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]}
+    assert values == {"g:abc"}
+
+
+def test_a_single_message_shows_its_risk_and_a_policy_revert() -> None:
+    one = record(change(rule("0.0.0.0/0", 22)), risk="critical")
+    message = blocks.message(one)
+    assert message.text.startswith("[CRITICAL] ")
+    assert "CRITICAL" in message.blocks[0]["text"]["text"]
+    reverted = replace(
+        one,
+        state=State.REVERTED,
+        decided_by="policy:auto_revert_at_or_above=critical",
+        note="reverted by policy auto_revert_at_or_above=critical: 0.0.0.0/0 to tcp 22",
+        outcome="1 rule revoked",
+    )
+    text = json.dumps(blocks.message(reverted).blocks)
+    assert "Reverted by policy" in text and "auto_revert_at_or_above=critical" in text
