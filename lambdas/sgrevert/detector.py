@@ -28,7 +28,7 @@ from sgrevert.selfinvoke import InvokeFailed, RevertJob
 from sgrevert.store import ChangeStore
 from sgrevert.window import Window, detection_window
 
-logger = Logger(child=True)
+logger = Logger(service="sgrevert-detect", child=True)
 
 LAKE_WATERMARK = "lake"
 POST_CLAIM_LEASE = timedelta(minutes=5)

@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sgrevert.eventbridge import MalformedEvent
 
-logger = Logger(child=True)
+logger = Logger(service="sgrevert-detect", child=True)
 
 SQS_EVENT_SOURCE = "aws:sqs"
 
