@@ -31,6 +31,7 @@ from sgrevert.window import Window, detection_window
 logger = Logger(service="sgrevert-detect", child=True)
 
 LAKE_WATERMARK = "lake"
+MAX_REPORTED_SKIPS = 20  # keeps the run report (the handler's return value) small
 POST_CLAIM_LEASE = timedelta(minutes=5)
 # Seconds kept back from the Lambda timeout: posting stops here and the rest waits a run.
 POST_RESERVE_SECONDS = 10.0
@@ -112,7 +113,8 @@ class Detector:
             except SkipRecord as skip:
                 report.skipped += 1
                 event_id = record.get("eventID") if isinstance(record, Mapping) else None
-                report.skipped_reasons.append(f"{event_id}: {skip.reason}")
+                if len(report.skipped_reasons) < MAX_REPORTED_SKIPS:  # every skip is logged
+                    report.skipped_reasons.append(f"{event_id}: {skip.reason}")
                 logger.info("record skipped", extra={"event_id": event_id, "reason": skip.reason})
                 continue
             verdict = self._policy.judge(change)
