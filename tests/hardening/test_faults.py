@@ -188,4 +188,5 @@ def test_after_a_six_hour_outage_the_next_run_catches_every_change_in_the_gap(
     assert report["recorded"] == len(gap) == 18
     assert_posted_exactly_once(slack, [r["eventID"] for r in gap], 0)
     moved = changes().get_watermark("lake")
-    assert moved is not None and moved >= now
+    # the watermark is stored to the second, as CloudTrail stamps events
+    assert moved is not None and moved >= now.replace(microsecond=0)
