@@ -25,11 +25,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.context import InvocationContext
+from sandbox.service import LOOPBACK, Service, ServingThread
 
 Handler = Callable[[dict[str, Any], Any], Any]
 FORM = "application/x-www-form-urlencoded"
@@ -46,7 +46,7 @@ class Exchange:
     error: str | None = None  # traceback when the handler failed (the client saw a 502)
 
 
-class ApiGatewayStandIn:
+class ApiGatewayStandIn(Service):
     def __init__(
         self,
         handler: Handler,
@@ -68,8 +68,7 @@ class ApiGatewayStandIn:
         self.api_id = secrets.token_hex(5)
         self.exchanges: list[Exchange] = []
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http: ServingThread | None = None
         self.endpoint_url = ""
 
     @property
@@ -79,37 +78,18 @@ class ApiGatewayStandIn:
 
     # lifecycle
 
-    def start(self) -> ApiGatewayStandIn:
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.gateway = self
-        self._server = server
-        self.endpoint_url = f"http://127.0.0.1:{server.server_address[1]}"
-        self._thread = threading.Thread(target=server.serve_forever, name="apigw", daemon=True)
-        self._thread.start()
+    def start(self) -> Self:
+        if self._http is None:
+            server = _Server(LOOPBACK, _Handler)
+            server.gateway = self
+            self._http = ServingThread(server, "apigw")
+            self.endpoint_url = self._http.url
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> ApiGatewayStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     # the proxy integration
 

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import duckdb
 import sqlglot
 from sqlglot import exp
+
+from sandbox.service import LOOPBACK, Service, ServingThread
 
 TARGET_PREFIX = "CloudTrail_20131101"
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -320,7 +321,7 @@ class _Query:
     millis: int = 0
 
 
-class LakeStandIn:
+class LakeStandIn(Service):
     """CloudTrail Lake on 127.0.0.1: start it, create a store, put records, point boto3 at it.
 
     Test controls: `page_size` (rows per page unless MaxQueryResults says otherwise),
@@ -348,47 +349,26 @@ class LakeStandIn:
         self._stores: dict[str, _Store] = {}
         self._queries: dict[str, _Query] = {}
         self._next_failure: tuple[str, str] | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: ServingThread | None = None
         self.endpoint_url = ""
 
     # lifecycle
 
-    def start(self) -> LakeStandIn:
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.lake = self
-        self._server = server
-        self.endpoint_url = f"http://127.0.0.1:{server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="lake", daemon=True
-        )
-        self._thread.start()
+    def start(self) -> Self:
+        if self._http is None:
+            server = _Server(LOOPBACK, _Handler)
+            server.lake = self
+            self._http = ServingThread(server, "lake")
+            self.endpoint_url = self._http.url
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        if self._http is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
+        self._http.close()
+        self._http = None
         with self._lock:
             self._db.close()
-
-    def __enter__(self) -> LakeStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # data
 

@@ -33,9 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
+
+from sandbox.service import LOOPBACK, Service, ServingThread
 
 Handler = Callable[[Any, Any], Any]
 
@@ -90,7 +91,7 @@ class _Function:
     handler: Handler
 
 
-class LambdaStandIn:
+class LambdaStandIn(Service):
     def __init__(
         self,
         *,
@@ -108,44 +109,27 @@ class LambdaStandIn:
         self._invocations: list[Invocation] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._serve_thread: threading.Thread | None = None
+        self._http: ServingThread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> LambdaStandIn:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _request_handler(self))
-        server.daemon_threads = True
-        self._server = server
-        self._serve_thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="lambda-standin", daemon=True
-        )
-        self._serve_thread.start()
+    def start(self) -> Self:
+        if self._http is None:
+            server = ThreadingHTTPServer(LOOPBACK, _request_handler(self))
+            server.daemon_threads = True
+            self._http = ServingThread(server, "lambda-standin")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> LambdaStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     @property
     def endpoint_url(self) -> str:
-        if self._server is None:
+        if self._http is None:
             raise RuntimeError("LambdaStandIn is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._http.url
 
     # -- configuration ------------------------------------------------------------------------
 

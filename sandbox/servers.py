@@ -32,8 +32,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import boto3
 import requests
@@ -48,6 +47,7 @@ from sandbox.lake import LakeStandIn
 from sandbox.lambda_api import LambdaStandIn
 from sandbox.org import DEVELOPER_ROLE, HOME_REGION, Organization, RuleView, build_organization
 from sandbox.org import describe_rules as _describe_rules
+from sandbox.service import Service
 from sandbox.slack_api import PostedMessage, SlackStandIn
 from sandbox.trail import Trail
 from sgrevert import detect, respond, store
@@ -84,7 +84,7 @@ class Posted:
     message: PostedMessage
 
 
-class Sandbox:
+class Sandbox(Service):
     def __init__(
         self,
         *,
@@ -121,7 +121,7 @@ class Sandbox:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         try:
             self._start()
         except BaseException:
@@ -227,17 +227,6 @@ class Sandbox:
                 os.environ.clear()
                 os.environ.update(self._saved_env)
                 self._saved_env = None
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _reset_moto(self) -> None:
         requests.post(f"{self.moto_url}/moto-api/reset", timeout=10).raise_for_status()

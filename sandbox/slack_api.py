@@ -19,9 +19,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
+
+from sandbox.service import LOOPBACK, Service, ServingThread
 
 API_PATH = "/api/"
 RESPONSE_PATH = "/actions/"
@@ -127,7 +128,7 @@ class SlackError(Exception):
         return _Reply(self.status, {"ok": False, "error": self.error, **self.extra}, self.headers)
 
 
-class SlackStandIn:
+class SlackStandIn(Service):
     """The Slack Web API on 127.0.0.1, at `api_url` (ends with "/").
 
     `channels`: when given, only these channel ids exist (others answer `channel_not_found`);
@@ -154,47 +155,25 @@ class SlackStandIn:
         self._last_post: dict[str, float] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._ts = itertools.count(100, 100)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: ServingThread | None = None
         self.base_url = ""
         self.api_url = ""
 
     # lifecycle
 
-    def start(self) -> SlackStandIn:
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.slack = self
-        self._server = server
-        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-        self.api_url = self.base_url + API_PATH
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="slack", daemon=True
-        )
-        self._thread.start()
+    def start(self) -> Self:
+        if self._http is None:
+            server = _Server(LOOPBACK, _Handler)
+            server.slack = self
+            self._http = ServingThread(server, "slack")
+            self.base_url = self._http.url
+            self.api_url = self.base_url + API_PATH
         return self
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> SlackStandIn:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     # test controls
 
