@@ -305,43 +305,54 @@ def _at(record: ChangeRecord) -> str:
 
 
 def _actions(change: Change, approve: bool) -> dict[str, Any]:
-    value = change.event_id[:MAX_BUTTON_VALUE]
-    label = "Deny and revert" if approve else "Retry revert"
     count = len(change.rules)
     noun = "rule" if count == 1 else "rules"
-    deny: dict[str, Any] = {
-        "type": "button",
-        "action_id": ACTION_DENY,
-        "text": {"type": "plain_text", "text": label, "emoji": True},
-        "style": "danger",
-        "value": value,
-        "confirm": {
-            "title": {"type": "plain_text", "text": "Revert this change?"},
-            "text": {
-                "type": "plain_text",
-                "text": _clip(
-                    f"This revokes {count} {noun} from {change.group_id} in account "
-                    f"{change.account} ({change.region}).",
-                    300,
-                ),
-            },
-            "confirm": {"type": "plain_text", "text": "Revoke"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-            "style": "danger",
-        },
-    }
+    return _decision_block(
+        change.event_id[:MAX_BUTTON_VALUE],
+        approve_label="Approve" if approve else None,
+        deny_label="Deny and revert" if approve else "Retry revert",
+        confirm_title="Revert this change?",
+        confirm_text=f"This revokes {count} {noun} from {change.group_id} in account "
+        f"{change.account} ({change.region}).",
+    )
+
+
+def _decision_block(
+    value: str,
+    *,
+    approve_label: str | None,
+    deny_label: str,
+    confirm_title: str,
+    confirm_text: str,
+) -> dict[str, Any]:
+    """The actions block: Approve (when offered) and Deny, which asks for confirmation."""
     elements: list[dict[str, Any]] = []
-    if approve:
+    if approve_label is not None:
         elements.append(
             {
                 "type": "button",
                 "action_id": ACTION_APPROVE,
-                "text": {"type": "plain_text", "text": "Approve", "emoji": True},
+                "text": {"type": "plain_text", "text": approve_label, "emoji": True},
                 "style": "primary",
                 "value": value,
             }
         )
-    elements.append(deny)
+    elements.append(
+        {
+            "type": "button",
+            "action_id": ACTION_DENY,
+            "text": {"type": "plain_text", "text": deny_label, "emoji": True},
+            "style": "danger",
+            "value": value,
+            "confirm": {
+                "title": {"type": "plain_text", "text": confirm_title},
+                "text": {"type": "plain_text", "text": _clip(confirm_text, 300)},
+                "confirm": {"type": "plain_text", "text": "Revoke"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+                "style": "danger",
+            },
+        }
+    )
     return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
 
 
@@ -519,41 +530,16 @@ def _batch_status(batch_id: str, records: list[ChangeRecord]) -> list[dict[str, 
             "changes already decided keep their decision."
         ),
     )
-    value = batch_value(batch_id)
-    deny: dict[str, Any] = {
-        "type": "button",
-        "action_id": ACTION_DENY,
-        "text": {"type": "plain_text", "text": "Deny all and revert", "emoji": True},
-        "style": "danger",
-        "value": value,
-        "confirm": {
-            "title": {"type": "plain_text", "text": "Revert these changes?"},
-            "text": {
-                "type": "plain_text",
-                "text": _clip(
-                    f"This revokes {rules} rules from {first.group_id} in account "
-                    f"{first.account} ({first.region}).",
-                    300,
-                ),
-            },
-            "confirm": {"type": "plain_text", "text": "Revoke"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-            "style": "danger",
-        },
-    }
-    elements: list[dict[str, Any]] = []
-    if open_:
-        elements.append(
-            {
-                "type": "button",
-                "action_id": ACTION_APPROVE,
-                "text": {"type": "plain_text", "text": "Approve all", "emoji": True},
-                "style": "primary",
-                "value": value,
-            }
+    blocks.append(
+        _decision_block(
+            batch_value(batch_id),
+            approve_label="Approve all" if open_ else None,
+            deny_label="Deny all and revert",
+            confirm_title="Revert these changes?",
+            confirm_text=f"This revokes {rules} rules from {first.group_id} in account "
+            f"{first.account} ({first.region}).",
         )
-    elements.append(deny)
-    blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements})
+    )
     return blocks
 
 
