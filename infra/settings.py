@@ -237,10 +237,10 @@ class _Reader:
             "detection": detection,
             "organization_account_id": self._text("organization_account_id", _ACCOUNT, "12 digits"),
             "event_data_store": self._text(
-                "event_data_store", runtime._STORE, "an event data store id or ARN"
+                "event_data_store", runtime.STORE_PATTERN, "an event data store id or ARN"
             ),
             "slack_channel_id": self._text(
-                "slack_channel_id", runtime._CHANNEL, "a Slack channel id such as C0123ABCD"
+                "slack_channel_id", runtime.CHANNEL_PATTERN, "a Slack channel id such as C0123ABCD"
             ),
             "organization_id": self._text(
                 "organization_id", _ORGANIZATION, "an organization id such as o-a1b2c3d4e5"
@@ -251,12 +251,12 @@ class _Reader:
             "target_regions": self._list("target_regions", _REGION, "regions such as eu-west-1"),
             "stack_set_call_as": self._choice("stack_set_call_as", _CALL_AS),
             "lake_read_role_arn": self._text(
-                "lake_read_role_arn", runtime._ROLE_ARN, "an IAM role ARN"
+                "lake_read_role_arn", runtime.ROLE_ARN_PATTERN, "an IAM role ARN"
             ),
-            "hub_role_arn": self._text("hub_role_arn", runtime._ROLE_ARN, "an IAM role ARN"),
+            "hub_role_arn": self._text("hub_role_arn", runtime.ROLE_ARN_PATTERN, "an IAM role ARN"),
             "spoke_role_name": self._text(
                 "spoke_role_name",
-                runtime._ROLE_NAME,
+                runtime.ROLE_NAME_PATTERN,
                 "an IAM role name, optionally with a path (security/spoke-001)",
             ),
             "approvers": self._approvers(),
@@ -420,7 +420,7 @@ class _Reader:
             self._fail("approvers", f"{value!r} is malformed: it must be a list of user ids")
             return ()
         approvers = tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
-        bad = [a for a in approvers if not runtime._SLACK_USER.match(a)]
+        bad = [a for a in approvers if not runtime.SLACK_USER_PATTERN.match(a)]
         if bad:
             self._fail(
                 "approvers", f"{', '.join(bad)} malformed: Slack user ids look like U0123ABCD"

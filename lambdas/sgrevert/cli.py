@@ -53,11 +53,11 @@ from sgrevert.risk import Assessment, Risk, assess
 from sgrevert.roles import RoleChain
 from sgrevert.selfinvoke import RevertJob, SelfInvoker
 from sgrevert.settings import (
-    _ROLE_ARN,
-    _ROLE_NAME,
-    _STORE,
     DEFAULT_SLACK_API_URL,
     DEFAULT_SPOKE_ROLE_NAME,
+    ROLE_ARN_PATTERN,
+    ROLE_NAME_PATTERN,
+    STORE_PATTERN,
     Env,
     LakeSettings,
     SlackSettings,
@@ -299,13 +299,13 @@ def _scan(args: argparse.Namespace, io: Io) -> int:
         event_data_store=str(
             env.matching(
                 "EVENT_DATA_STORE",
-                _STORE,
+                STORE_PATTERN,
                 "a CloudTrail Lake event data store id or ARN",
                 required=True,
             )
         ),
         read_role_arn=env.matching(
-            "LAKE_READ_ROLE_ARN", _ROLE_ARN, "an IAM role ARN", required=False
+            "LAKE_READ_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False
         ),
         lookback_minutes=1,  # unused here: the window is --since
     )
@@ -475,11 +475,11 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
         },
     )
     table_name = env.required("TABLE_NAME", "the DynamoDB table name")
-    hub_role_arn = env.matching("HUB_ROLE_ARN", _ROLE_ARN, "an IAM role ARN", required=False)
+    hub_role_arn = env.matching("HUB_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False)
     spoke_role_name = (
         env.matching(
             "SPOKE_ROLE_NAME",
-            _ROLE_NAME,
+            ROLE_NAME_PATTERN,
             "an IAM role name, optionally with a path (security/spoke-001)",
             required=False,
         )

@@ -20,12 +20,14 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SPOKE_ROLE_NAME = "spoke-001"
 DEFAULT_LOOKBACK_MINUTES = 20
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_STORE = re.compile(r"^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?[\w-]{1,128}$")
-_ROLE_NAME = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+STORE_PATTERN = re.compile(
+    r"^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?[\w-]{1,128}$"
+)
+ROLE_NAME_PATTERN = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+SLACK_USER_PATTERN = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}$")
-_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+CHANNEL_PATTERN = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 
 class Env:
@@ -145,7 +147,10 @@ class DetectSettings:
         slack = _slack(env)
         channel_id = str(
             env.matching(
-                "SLACK_CHANNEL_ID", _CHANNEL, "a Slack channel id such as C0123ABCD", required=True
+                "SLACK_CHANNEL_ID",
+                CHANNEL_PATTERN,
+                "a Slack channel id such as C0123ABCD",
+                required=True,
             )
         )
         detection = _detection(env, has_store=env.raw("EVENT_DATA_STORE") is not None)
@@ -176,14 +181,14 @@ def _lake(env: Env, detection: Detection) -> LakeSettings:
         event_data_store=str(
             env.matching(
                 "EVENT_DATA_STORE",
-                _STORE,
+                STORE_PATTERN,
                 f"a CloudTrail Lake event data store id or ARN (DETECTION={detection.value} "
                 "polls Lake)",
                 required=True,
             )
         ),
         read_role_arn=env.matching(
-            "LAKE_READ_ROLE_ARN", _ROLE_ARN, "an IAM role ARN", required=False
+            "LAKE_READ_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False
         ),
         lookback_minutes=env.positive_int(
             "LOOKBACK_MINUTES", DEFAULT_LOOKBACK_MINUTES, "a positive number of minutes"
@@ -218,7 +223,7 @@ class RespondSettings:
         approvers = frozenset(
             part.strip() for part in (env.raw("APPROVERS") or "").split(",") if part.strip()
         )
-        bad = sorted(a for a in approvers if not _SLACK_USER.match(a))
+        bad = sorted(a for a in approvers if not SLACK_USER_PATTERN.match(a))
         if bad:
             raise ConfigError(
                 f"APPROVERS has {', '.join(bad)}: it must be comma-separated Slack user ids (U...)"
@@ -226,11 +231,13 @@ class RespondSettings:
         return cls(
             table_name=env.required("TABLE_NAME", "the DynamoDB table name"),
             slack=_slack(env),
-            hub_role_arn=env.matching("HUB_ROLE_ARN", _ROLE_ARN, "an IAM role ARN", required=False),
+            hub_role_arn=env.matching(
+                "HUB_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False
+            ),
             spoke_role_name=str(
                 env.matching(
                     "SPOKE_ROLE_NAME",
-                    _ROLE_NAME,
+                    ROLE_NAME_PATTERN,
                     "an IAM role name, optionally with a path (security/spoke-001)",
                     required=False,
                 )
