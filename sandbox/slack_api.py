@@ -1,15 +1,16 @@
 """A local Slack Web API: what slack_sdk's `WebClient(base_url=...)` talks to, recorded for tests.
 
-Speaks `chat.postMessage`, `chat.update`, `chat.postEphemeral` and `auth.test` (form-encoded or
-JSON bodies, bearer token checked) and serves response URLs. Answers as Slack does (`ok`, `error`,
-`ts`, `message`), checks Block Kit limits loosely (`invalid_blocks`), and can be told to fail, to
-go down (`outage()`) or to rate-limit `chat.postMessage` per channel with an honest `Retry-After`.
+Speaks `chat.postMessage` (with message metadata), `chat.update`, `chat.postEphemeral`,
+`conversations.history` and `auth.test` (form-encoded or JSON bodies, bearer token checked) and
+serves response URLs. Answers as Slack does (`ok`, `error`, `ts`, `message`), stamps messages
+with the real time (as Slack's `ts` is), checks Block Kit limits loosely (`invalid_blocks`), and
+can be told to fail before or after carrying a call out, to answer late, to go down (`outage()`)
+or to rate-limit `chat.postMessage` per channel with an honest `Retry-After`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import math
 import re
@@ -55,6 +56,7 @@ class PostedMessage:
     blocks: list[dict[str, Any]] | None
     thread_ts: str | None = None
     deleted: bool = False
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class _Fault:
     times: int
     status: int
     error: str | None
+    after: bool = False  # the call is carried out, then its answer is replaced
+    retry_after: int | None = None
+    hang: float = 0.0
 
 
 @dataclass
@@ -110,6 +115,7 @@ class _Reply:
     status: int
     payload: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    hang: float = 0.0  # seconds the handler waits before answering (outside the lock)
 
 
 class SlackError(Exception):
@@ -142,6 +148,7 @@ class SlackStandIn(Service):
         self.channels: set[str] | None = set(channels) if channels is not None else None
         self.rate_limit_per_second: float | None = None
         self.response_url_ttl_seconds: float = RESPONSE_URL_TTL_SECONDS
+        self.history_scope = True  # False: conversations.history answers missing_scope
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rate_limited = 0
         self.posted: list[PostedMessage] = []
@@ -154,7 +161,7 @@ class SlackStandIn(Service):
         self._outages = 0
         self._last_post: dict[str, float] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
-        self._ts = itertools.count(100, 100)
+        self._last_ts = 0.0
         self._http: ServingThread | None = None
         self.base_url = ""
         self.api_url = ""
@@ -178,16 +185,32 @@ class SlackStandIn(Service):
     # test controls
 
     def fail(
-        self, method: str | None = None, times: int = 1, status: int = 500, error: str | None = None
+        self,
+        method: str | None = None,
+        times: int = 1,
+        status: int = 500,
+        error: str | None = None,
+        *,
+        after: bool = False,
+        retry_after: int | None = None,
+        hang: float = 0.0,
     ) -> None:
         """Fail the next `times` calls of `method` (None: any call, response URLs included).
 
         With `error`, Slack's application error: HTTP 200 `{"ok": false, "error": error}`.
-        Without, an HTTP `status` error (500, 503, ...); status 0 drops the connection unanswered.
+        Without, an HTTP `status` error (500, 503, 429 with `retry_after`, ...); status 0 drops
+        the connection unanswered. `after`: the call is carried out first (the message is
+        posted) and only its answer fails, as when Slack's answer is lost on the way back.
+        `hang`: wait that many seconds before answering, to outlast a client's timeout.
         Response-URL posts are the method "response_url".
         """
         with self._lock:
-            self._faults.append(_Fault(method, times, status, error))
+            self._faults.append(_Fault(method, times, status, error, after, retry_after, hang))
+
+    def heal(self) -> None:
+        """Forget every fault still waiting for a call."""
+        with self._lock:
+            self._faults.clear()
 
     @contextlib.contextmanager
     def outage(self) -> Iterator[None]:
@@ -226,29 +249,31 @@ class SlackStandIn(Service):
     def handle_api(self, method: str, params: dict[str, Any], auth: str | None) -> _Reply:
         with self._lock:
             self.calls.append((method, params))
-            injected = self._injected(method)
-            if injected is not None:
-                return injected
+            fault = self._fault(method)
+            if fault is not None and not fault.after:
+                return _fault_reply(fault)
             try:
                 self._authenticate(params, auth)
                 handler = {
                     "chat.postMessage": self._post_message,
                     "chat.update": self._update,
                     "chat.postEphemeral": self._post_ephemeral,
+                    "conversations.history": self._history,
                     "auth.test": self._auth_test,
                 }.get(method)
                 if handler is None:
                     raise SlackError("unknown_method", 404)
-                return handler(params)
+                reply = handler(params)
             except SlackError as error:
-                return error.reply()
+                reply = error.reply()
+            return _fault_reply(fault) if fault is not None else reply
 
     def handle_response_url(self, token: str, url: str, payload: dict[str, Any]) -> _Reply:
         with self._lock:
             self.calls.append(("response_url", payload))
-            injected = self._injected("response_url")
-            if injected is not None:
-                return injected
+            fault = self._fault("response_url")
+            if fault is not None:
+                return _fault_reply(fault)
             target = self._response_urls.get(token)
             if target is None:
                 return _Reply(404, {"ok": False, "error": "invalid_url"})
@@ -262,17 +287,16 @@ class SlackStandIn(Service):
             self.response_url_posts.append(ResponseUrlPost(url, target.channel, target.ts, payload))
             return _Reply(200, {"ok": True})
 
-    def _injected(self, method: str) -> _Reply | None:
+    def _fault(self, method: str) -> _Fault | None:
+        """The fault this call meets, if any (an outage is a fault on every call)."""
         if self._outages:
-            return _Reply(503, {"ok": False, "error": "service_unavailable"})
+            return _Fault(None, 1, 503, None)
         for fault in self._faults:
             if fault.method is None or fault.method == method:
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
-                if fault.error is not None:
-                    return _Reply(200, {"ok": False, "error": fault.error})
-                return _Reply(fault.status, {"ok": False, "error": "internal_error"})
+                return fault
         return None
 
     def _authenticate(self, params: Mapping[str, Any], auth: str | None) -> None:
@@ -293,8 +317,9 @@ class SlackStandIn(Service):
         return channel
 
     def _next_ts(self) -> str:
-        n = next(self._ts)
-        return f"{1_700_000_000 + n // 1_000_000}.{n % 1_000_000:06d}"
+        """Slack's ts: the post's Unix time to the microsecond, unique in the workspace."""
+        self._last_ts = max(time.time(), self._last_ts + 1e-6)
+        return f"{self._last_ts:.6f}"
 
     def _throttle(self, channel: str) -> None:
         """About `rate_limit_per_second` posts a second per channel; 429 with Retry-After beyond."""
@@ -313,8 +338,9 @@ class SlackStandIn(Service):
         channel = self._channel(params)
         text, blocks = _content(params)
         thread_ts = _opt_str(params.get("thread_ts"))
+        metadata = _metadata(params.get("metadata"))
         self._throttle(channel)
-        message = PostedMessage(channel, self._next_ts(), text, blocks, thread_ts)
+        message = PostedMessage(channel, self._next_ts(), text, blocks, thread_ts, False, metadata)
         self.posted.append(message)
         self._messages[(channel, message.ts)] = message
         return _ok(channel=channel, ts=message.ts, message=_wire(message))
@@ -341,6 +367,36 @@ class SlackStandIn(Service):
             Ephemeral(channel, user, text, blocks, _opt_str(params.get("thread_ts")))
         )
         return _ok(message_ts=self._next_ts())
+
+    def _history(self, params: dict[str, Any]) -> _Reply:
+        """A channel's top-level messages, newest first, between `oldest` and `latest`, in
+        pages of `limit` with a cursor; metadata only with `include_all_metadata`."""
+        if not self.history_scope:
+            raise SlackError("missing_scope", needed="channels:history", provided="chat:write")
+        channel = self._channel(params)
+        try:
+            oldest = float(params.get("oldest") or 0)
+            latest = float(params.get("latest") or time.time())
+            limit = min(max(int(params.get("limit") or 100), 1), 999)
+            offset = int(params.get("cursor") or 0)
+        except ValueError:
+            raise SlackError("invalid_arguments") from None
+        inclusive = _truthy(params.get("inclusive"))
+        found = [
+            m
+            for m in reversed(self.messages(channel))
+            if not m.deleted
+            and m.thread_ts in (None, m.ts)
+            and (oldest <= float(m.ts) <= latest if inclusive else oldest < float(m.ts) < latest)
+        ]
+        page = found[offset : offset + limit]
+        with_metadata = _truthy(params.get("include_all_metadata"))
+        more = offset + limit < len(found)
+        return _ok(
+            messages=[_wire(m, with_metadata) for m in page],
+            has_more=more,
+            response_metadata={"next_cursor": str(offset + limit) if more else ""},
+        )
 
     def _auth_test(self, params: dict[str, Any]) -> _Reply:
         return _ok(
@@ -394,10 +450,36 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
+    return value is True or str(value).lower() in ("true", "1")  # slack_sdk sends 1 and 0
 
 
-def _wire(message: PostedMessage) -> dict[str, Any]:
+def _fault_reply(fault: _Fault) -> _Reply:
+    if fault.error is not None:
+        return _Reply(200, {"ok": False, "error": fault.error}, hang=fault.hang)
+    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+    error = "ratelimited" if fault.status == 429 else "internal_error"
+    return _Reply(fault.status, {"ok": False, "error": error}, headers, fault.hang)
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    """Message metadata as Slack takes it: `event_type` and an `event_payload` object."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):  # form-encoded bodies carry it as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SlackError("invalid_metadata_format") from None
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("event_type"), str)
+        or not isinstance(value.get("event_payload"), dict)
+    ):
+        raise SlackError("invalid_metadata_schema")
+    return {"event_type": value["event_type"], "event_payload": value["event_payload"]}
+
+
+def _wire(message: PostedMessage, with_metadata: bool = False) -> dict[str, Any]:
     """The `message` object Slack returns with a post or an update."""
     wire: dict[str, Any] = {
         "type": "message",
@@ -411,6 +493,8 @@ def _wire(message: PostedMessage) -> dict[str, Any]:
         wire["blocks"] = message.blocks
     if message.thread_ts:
         wire["thread_ts"] = message.thread_ts
+    if with_metadata and message.metadata is not None:
+        wire["metadata"] = message.metadata
     return wire
 
 
@@ -567,17 +651,22 @@ class _Handler(BaseHTTPRequestHandler):
         return dict(parse_qsl(raw.decode(), keep_blank_values=True))
 
     def _send(self, reply: _Reply) -> None:
+        if reply.hang:
+            time.sleep(reply.hang)  # an injected slow answer, outside the stand-in's lock
         if reply.status == 0:  # a dropped connection, as a load balancer might do
             self.close_connection = True
             return
         data = json.dumps(reply.payload).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting (a slow answer)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests and the demo print what matters themselves."""

@@ -46,7 +46,12 @@ def reset() -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = settings()
     base = aws.session()
-    slack = web_client(config.slack, load_credentials(config.slack.secret_arn))
+    # No blind resend of a post whose answer was lost: the detector looks for it instead.
+    slack = web_client(
+        config.slack,
+        load_credentials(config.slack.secret_arn),
+        resend_on_connection_error=False,
+    )
     detector = Detector(
         store=ChangeStore(aws.table(config.table_name, base)),
         poster=ChannelPoster(slack, config.channel_id),

@@ -3,6 +3,11 @@
 Record every change once, then post what is recorded but not yet posted. Recording
 comes first so a Slack outage or a crash loses nothing: the next run posts what is
 left. A posting claim keeps two overlapping runs from posting the same change.
+
+Posting is exactly once even when Slack's answer is lost (a timeout, a dropped connection,
+a 5xx after the fact, or the run dying mid-post): each post carries an attempt id in its
+message metadata, noted on the change before it is sent, and a change with attempts of
+unknown outcome is first looked for in the channel, and re-posted only if it is not there.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from aws_lambda_powertools import Logger
 from sgrevert import blocks
 from sgrevert.bursts import Unit, plan_messages
 from sgrevert.cloudtrail import SkipRecord, parse_record
-from sgrevert.errors import AlreadyDecided, SlackRejected, SlackUnavailable
+from sgrevert.errors import AlreadyDecided, SlackOutcomeUnknown, SlackRejected, SlackUnavailable
 from sgrevert.eventbridge import cloudtrail_record
 from sgrevert.model import Change, ChangeRecord, State, iso
 from sgrevert.policy import Policy, Verdict
@@ -38,12 +43,19 @@ POST_RESERVE_SECONDS = 10.0
 # Seconds the Lake query may not use, so the run still has time to record and post.
 QUERY_RESERVE_SECONDS = 60.0
 MIN_QUERY_SECONDS = 10.0
+POST_EVENT_TYPE = "sgrevert_change"  # message metadata of every change message
+# How far before an attempt's own clock a lookup starts: the Lambda's and Slack's clocks.
+CLOCK_SKEW_SECONDS = 120
 
 
 class Poster(Protocol):
-    def post(self, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]: ...
+    def post(
+        self, text: str, blocks: list[dict[str, Any]], metadata: Mapping[str, Any] | None = None
+    ) -> tuple[str, str]: ...
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None: ...
+
+    def find_posted(self, event_type: str, oldest: float) -> Iterable[tuple[str, str, Any]]: ...
 
 
 # Starts the responder's revert of a change the policy denied (an asynchronous Invoke);
@@ -194,25 +206,37 @@ class Detector:
     def _post_unit(self, unit: Unit, report: RunReport) -> bool:
         """Post one message; False when Slack is unavailable and the run should stop."""
         now = self._clock()
-        claimed = [
-            record
-            for record in unit.records
-            if self._store.claim_post(record.event_id, now, POST_CLAIM_LEASE)
-        ]  # the rest were posted meanwhile, or another run is posting them
+        attempt = _attempt_id(now)
+        claimed: list[ChangeRecord] = []
+        earlier: set[str] = set()
+        for record in unit.records:
+            unknown = self._store.claim_post(record.event_id, now, POST_CLAIM_LEASE, attempt)
+            if unknown is not None:  # None: posted meanwhile, or another run is posting it
+                claimed.append(record)
+                earlier |= unknown
         if not claimed:
             return True
-        batch: str | None = None
-        if len(claimed) > 1:
-            batch = uuid.uuid4().hex[:24]
-            self._store.save_batch(batch, [r.event_id for r in claimed], now)
-            message = blocks.batch_message(batch, claimed)
-        else:
-            message = blocks.message(claimed[0])
         try:
-            channel, ts = self._poster.post(message.text, message.blocks)
+            if earlier:
+                found = self._adopt_earlier_posts(earlier, report)
+                claimed = [r for r in claimed if r.event_id not in found]
+                if not claimed:
+                    return True
+            batch: str | None = None
+            if len(claimed) > 1:
+                batch = uuid.uuid4().hex[:24]
+                self._store.save_batch(batch, [r.event_id for r in claimed], now)
+                message = blocks.batch_message(batch, claimed)
+            else:
+                message = blocks.message(claimed[0])
+            channel, ts = self._poster.post(
+                message.text, message.blocks, post_metadata(attempt, batch, claimed)
+            )
         except (SlackUnavailable, SlackRejected) as error:
+            # A post Slack may have made keeps its attempt, to be looked for next time.
+            known = None if isinstance(error, SlackOutcomeUnknown) else attempt
             for record in claimed:
-                self._store.release_claim(record.event_id)
+                self._store.release_claim(record.event_id, known)
             report.post_failed += 1
             if isinstance(error, SlackUnavailable):
                 return False
@@ -230,6 +254,38 @@ class Detector:
         if batch is None and claimed[0].state is State.DENIED:
             self._refresh(claimed[0], channel, ts)
         return True
+
+    def _adopt_earlier_posts(self, attempts: set[str], report: RunReport) -> set[str]:
+        """Look in the channel for messages of earlier attempts whose answer was lost, and
+        point their changes at them. Returns the event ids now posted. Without the history
+        scope the lookup is refused: better a second message than a lost one."""
+        oldest = max(min(_attempt_time(a) for a in attempts) - CLOCK_SKEW_SECONDS, 0.0)
+        adopted: set[str] = set()
+        try:
+            for channel, ts, payload in self._poster.find_posted(POST_EVENT_TYPE, oldest):
+                if not isinstance(payload, Mapping) or payload.get("attempt") not in attempts:
+                    continue
+                batch = payload.get("batch") or None
+                members = (
+                    self._store.batch_members(str(batch))
+                    if batch
+                    else [str(payload.get("event_id"))]
+                )
+                for event_id in members:
+                    if self._store.mark_posted(
+                        event_id, channel, ts, self._clock(), batch, found=True
+                    ):
+                        report.posted += 1
+                    adopted.add(event_id)
+        except SlackRejected as error:
+            logger.error(
+                "cannot look for earlier posts whose answer was lost (add the "
+                "channels:history or groups:history scope); posting again",
+                extra={"error": str(error)},
+            )
+        if adopted:
+            logger.info("found earlier posts in the channel", extra={"event_ids": sorted(adopted)})
+        return adopted
 
     def _refresh(self, posted: ChangeRecord, channel: str, ts: str) -> None:
         """A policy revert may have finished before its message existed (and so could not
@@ -309,6 +365,26 @@ class Detector:
         self.post_pending([], report)
         logger.info("retry run done", extra=report.as_dict())
         return report
+
+
+def _attempt_id(now: datetime) -> str:
+    """Unique, and says when it was made: `<unix seconds>-<random>`."""
+    return f"{int(now.timestamp())}-{uuid.uuid4().hex[:12]}"
+
+
+def _attempt_time(attempt: str) -> float:
+    try:
+        return float(attempt.split("-", 1)[0])
+    except ValueError:
+        return 0.0  # not ours: look from the start of the channel's history
+
+
+def post_metadata(attempt: str, batch: str | None, records: list[ChangeRecord]) -> dict[str, Any]:
+    """What lets a later run recognise this message: the attempt, and what it carries."""
+    payload = {"attempt": attempt, "batch": batch} if batch else {"attempt": attempt}
+    if batch is None:
+        payload["event_id"] = records[0].event_id
+    return {"event_type": POST_EVENT_TYPE, "event_payload": payload}
 
 
 def _changes(units: list[Unit]) -> int:

@@ -47,5 +47,9 @@ class SlackUnavailable(SgrevertError):
     """Slack could not be reached or answered 5xx/429 after retries: try again next run."""
 
 
+class SlackOutcomeUnknown(SlackUnavailable):
+    """No answer, or a 5xx: Slack may have carried the call out all the same."""
+
+
 class SlackRejected(SgrevertError):
     """Slack answered `ok: false` for this message (bad channel, invalid blocks...)."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.error import URLError
 
 from aws_lambda_powertools.utilities import parameters
@@ -11,10 +12,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from sgrevert.errors import ConfigError, SlackRejected, SlackUnavailable
+from sgrevert.errors import ConfigError, SlackOutcomeUnknown, SlackRejected, SlackUnavailable
 from sgrevert.settings import SlackSettings
 
 SECRET_MAX_AGE_SECONDS = 300  # rotate the secret and warm Lambdas pick it up within 5 minutes
+HISTORY_PAGE = 200
+HISTORY_MAX_PAGES = 25  # 5,000 messages back: far more than a review channel gets in an outage
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,25 @@ def load_credentials(secret_arn: str) -> SlackCredentials:
 
 
 def web_client(
-    settings: SlackSettings, credentials: SlackCredentials, max_rate_limit_retries: int = 5
+    settings: SlackSettings,
+    credentials: SlackCredentials,
+    max_rate_limit_retries: int = 5,
+    *,
+    resend_on_connection_error: bool = True,
+    timeout: float = 10,
 ) -> WebClient:
-    """A WebClient on the configured base URL that waits out 429s (honouring Retry-After)."""
-    client = WebClient(token=credentials.bot_token, base_url=settings.api_url, timeout=10)
+    """A WebClient on the configured base URL that waits out 429s (honouring Retry-After).
+
+    `resend_on_connection_error=False` drops slack_sdk's default resend after a lost
+    connection: for posts, where Slack may have posted before the connection broke, a blind
+    resend makes a second message; the detector looks for the first one instead.
+    """
+    # urllib takes fractions of a second, whatever the annotation says
+    client = WebClient(
+        token=credentials.bot_token, base_url=settings.api_url, timeout=cast(int, timeout)
+    )
+    if not resend_on_connection_error:
+        client.retry_handlers.clear()
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries))
     return client
 
@@ -52,24 +70,52 @@ class ChannelPoster:
         self._client = client
         self._channel = channel
 
-    def post(self, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
-        """Post and return (channel id, ts)."""
+    def post(
+        self, text: str, blocks: list[dict[str, Any]], metadata: Mapping[str, Any] | None = None
+    ) -> tuple[str, str]:
+        """Post and return (channel id, ts). SlackOutcomeUnknown when the message may have
+        been posted all the same (no answer, or a 5xx); SlackUnavailable when it was not
+        (rate-limited past the retries); SlackRejected when Slack refused it."""
         try:
             response = self._client.chat_postMessage(
                 channel=self._channel,
                 text=text,
                 blocks=blocks,
+                metadata=dict(metadata) if metadata is not None else None,
                 unfurl_links=False,
                 unfurl_media=False,
             )
         except SlackApiError as error:
-            status = error.response.status_code
-            if status == 429 or status >= 500:
-                raise SlackUnavailable(f"Slack answered HTTP {status}") from error
-            raise SlackRejected(str(error.response.get("error") or f"HTTP {status}")) from error
-        except (OSError, URLError) as error:  # timeouts and refused connections
-            raise SlackUnavailable(f"Slack unreachable: {error}") from error
+            raise _unavailable_or_rejected(error) from error
+        except (OSError, URLError) as error:  # timeouts, dropped and refused connections
+            raise SlackOutcomeUnknown(f"Slack did not answer: {error}") from error
         return str(response["channel"]), str(response["ts"])
+
+    def find_posted(self, event_type: str, oldest: float) -> Iterator[tuple[str, str, Any]]:
+        """(channel, ts, event_payload) of this channel's messages since `oldest` (Unix time)
+        carrying metadata of `event_type`, newest first. Needs `channels:history` (or
+        `groups:history` for a private channel); without it, SlackRejected `missing_scope`."""
+        cursor = None
+        for _ in range(HISTORY_MAX_PAGES):
+            try:
+                page = self._client.conversations_history(
+                    channel=self._channel,
+                    oldest=f"{oldest:.6f}",
+                    limit=HISTORY_PAGE,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+            except SlackApiError as error:
+                raise _unavailable_or_rejected(error) from error
+            except (OSError, URLError) as error:
+                raise SlackUnavailable(f"Slack unreachable: {error}") from error
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == event_type:
+                    yield self._channel, str(message["ts"]), metadata.get("event_payload")
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         """Edit a message this poster posted."""
@@ -79,3 +125,12 @@ class ChannelPoster:
             raise SlackRejected(str(error.response.get("error") or "chat.update failed")) from error
         except (OSError, URLError) as error:
             raise SlackUnavailable(f"Slack unreachable: {error}") from error
+
+
+def _unavailable_or_rejected(error: SlackApiError) -> SlackUnavailable | SlackRejected:
+    status = error.response.status_code
+    if status >= 500:
+        return SlackOutcomeUnknown(f"Slack answered HTTP {status}")
+    if status == 429:
+        return SlackUnavailable("Slack answered HTTP 429 past the retries")
+    return SlackRejected(str(error.response.get("error") or f"HTTP {status}"))

@@ -7,7 +7,8 @@ domain error (`AlreadyDecided`, `UnknownChange`, `NotDecidable`).
 Item layout (one table, partition key `pk`):
 - `change#<eventID>`: one per CloudTrail event; `change` holds the Change as JSON,
   `state` the review state; `unposted` is present until the Slack post succeeded
-  (a sparse index, so retrying failed posts is a cheap query).
+  (a sparse index, so retrying failed posts is a cheap query); `post_attempts` holds the
+  ids of posts whose outcome is unknown (Slack's answer was lost), until one is found.
 - `watermark#<name>`: how far a detection path has fully handled events.
 """
 
@@ -173,48 +174,86 @@ class ChangeStore:
                 return ids
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def claim_post(self, event_id: str, now: datetime, lease: timedelta) -> bool:
-        """Take the right to post a change for `lease`, so concurrent runs never both post it."""
+    def claim_post(
+        self, event_id: str, now: datetime, lease: timedelta, attempt: str
+    ) -> frozenset[str] | None:
+        """Take the right to post a change for `lease`, so concurrent runs never both post it,
+        and note the post `attempt` before it is sent (so a post whose answer is lost, or a
+        run that dies mid-post, can be found later). None when the change is posted or
+        claimed; otherwise the earlier attempts whose outcome is unknown."""
         try:
-            self._table.update_item(
+            answer = self._table.update_item(
                 Key=_change_key(event_id),
-                UpdateExpression="SET post_claim_until = :until",
+                UpdateExpression="SET post_claim_until = :until ADD post_attempts :attempt",
                 ConditionExpression=(
                     "attribute_exists(unposted) AND "
                     "(attribute_not_exists(post_claim_until) OR post_claim_until < :now)"
                 ),
-                ExpressionAttributeValues={":until": iso(now + lease), ":now": iso(now)},
+                ExpressionAttributeValues={
+                    ":until": iso(now + lease),
+                    ":now": iso(now),
+                    ":attempt": {attempt},
+                },
+                ReturnValues="UPDATED_OLD",
             )
         except ClientError as error:
             if _is_conditional_failure(error):
-                return False
+                return None
             raise
-        return True
+        earlier = answer.get("Attributes", {}).get("post_attempts") or set()
+        return frozenset(str(a) for a in earlier)  # type: ignore[union-attr]
 
-    def release_claim(self, event_id: str) -> None:
-        """Give a claim back after a failed post so the next run retries at once."""
+    def release_claim(self, event_id: str, attempt: str | None = None) -> None:
+        """Give a claim back after a failed post so the next run retries at once. `attempt`:
+        a post Slack certainly did not make (refused, rate-limited), so forget it."""
+        if attempt is None:
+            self._table.update_item(
+                Key=_change_key(event_id),
+                UpdateExpression="REMOVE post_claim_until",
+                ConditionExpression="attribute_exists(pk)",
+            )
+            return
         self._table.update_item(
             Key=_change_key(event_id),
-            UpdateExpression="REMOVE post_claim_until",
+            UpdateExpression="REMOVE post_claim_until DELETE post_attempts :attempt",
             ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":attempt": {attempt}},
         )
 
     def mark_posted(
-        self, event_id: str, channel: str, ts: str, now: datetime, batch: str | None = None
-    ) -> None:
+        self,
+        event_id: str,
+        channel: str,
+        ts: str,
+        now: datetime,
+        batch: str | None = None,
+        *,
+        found: bool = False,
+    ) -> bool:
+        """Point the change at its message. `found`: the message was found in the channel
+        (an earlier attempt went through), so only a change still unposted takes it.
+        False when `found` and the change was already posted."""
         values: dict[str, Any] = {":c": channel, ":ts": ts, ":now": iso(now)}
         batch_set = ""
         if batch is not None:
             batch_set, values[":b"] = ", message_batch = :b", batch
-        self._table.update_item(
-            Key=_change_key(event_id),
-            UpdateExpression=(
-                f"SET slack_channel = :c, slack_ts = :ts, updated_at = :now{batch_set} "
-                "REMOVE unposted, post_claim_until"
-            ),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=values,
-        )
+        try:
+            self._table.update_item(
+                Key=_change_key(event_id),
+                UpdateExpression=(
+                    f"SET slack_channel = :c, slack_ts = :ts, updated_at = :now{batch_set} "
+                    "REMOVE unposted, post_claim_until, post_attempts"
+                ),
+                ConditionExpression="attribute_exists(unposted)"
+                if found
+                else "attribute_exists(pk)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if found and _is_conditional_failure(error):
+                return False
+            raise
+        return True
 
     # -- batches: changes posted together, decided with one click ---------------------------
 

@@ -18,13 +18,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sandbox.slack_api import SlackStandIn
 from sgrevert import blocks
 from sgrevert.cloudtrail import SkipRecord, parse_record
 from sgrevert.detector import Detector, RunReport
 from sgrevert.model import Change, ChangeRecord, State
+from sgrevert.settings import SlackSettings
+from sgrevert.slack import ChannelPoster, SlackCredentials, web_client
 from sgrevert.store import ChangeStore
 from tests.hardening.conftest import quiet
-from tests.support import EVENTS, load_event
+from tests.support import BOT_TOKEN, EVENTS, load_event
 
 FIXTURES = sorted(path.stem for path in EVENTS.glob("*.json"))
 RECORDS = {name: load_event(name) for name in FIXTURES}
@@ -158,15 +161,6 @@ class Rows:
         return iter(self._rows)
 
 
-class Channel:
-    def __init__(self) -> None:
-        self.posts: list[str] = []
-
-    def post(self, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
-        self.posts.append(text)
-        return "C0SECURITY", f"1700000000.{len(self.posts):06d}"
-
-
 def good_record(name: str) -> dict[str, Any]:
     record = copy.deepcopy(RECORDS[name])
     record["eventID"] = str(uuid.uuid4())
@@ -182,8 +176,10 @@ bad_rows = st.one_of(
 
 
 def test_a_batch_with_bad_rows_records_and_posts_every_good_one(
-    change_store: ChangeStore,
+    change_store: ChangeStore, slack: SlackStandIn
 ) -> None:
+    client = web_client(SlackSettings("unused", slack.api_url), SlackCredentials(BOT_TOKEN, "-"))
+
     @settings(max_examples=15)
     @given(
         good=st.lists(st.sampled_from(GOOD), min_size=1, max_size=4),
@@ -195,10 +191,10 @@ def test_a_batch_with_bad_rows_records_and_posts_every_good_one(
         rows = [{"event_json": json.dumps(r), "event_id": r["eventID"]} for r in records]
         rows += [{**row, "event_id": f"bad-{uuid.uuid4()}"} for row in bad]
         order.shuffle(rows)
-        channel = Channel()
+        posts_before = len(slack.posted)
         detector = Detector(
             store=change_store,
-            poster=channel,
+            poster=ChannelPoster(client, "C0SECURITY"),
             clock=lambda: datetime.now(UTC),
             time_left=lambda: 300.0,
         )
@@ -215,6 +211,6 @@ def test_a_batch_with_bad_rows_records_and_posts_every_good_one(
         assert len(report.skipped_reasons) == report.skipped
         assert report.skipped <= len(bad)
         # (messages may group changes of one group: at least one post when anything is new)
-        assert bool(channel.posts) == (report.recorded > 0)
+        assert (len(slack.posted) > posts_before) == (report.recorded > 0)
 
     property_()

@@ -111,7 +111,10 @@ def test_cfn_lint_passes_on_the_stack_set_template_body(app_template: dict[str, 
 def test_the_slack_manifest_asks_for_the_minimum() -> None:
     manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
 
-    assert manifest["oauth_config"]["scopes"] == {"bot": ["chat:write"]}
+    # post and update, and read the review channel to find posts whose answer was lost
+    assert manifest["oauth_config"]["scopes"] == {
+        "bot": ["chat:write", "channels:history", "groups:history"]
+    }
     assert manifest["features"]["bot_user"]["display_name"]
     interactivity = manifest["settings"]["interactivity"]
     assert interactivity["is_enabled"] is True

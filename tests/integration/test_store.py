@@ -52,13 +52,35 @@ def test_a_change_is_recorded_once_and_round_trips(change_store: store.ChangeSto
 def test_posting_claims_are_exclusive_until_the_lease_ends(change_store: store.ChangeStore) -> None:
     change_store.record_new(make_change(), NOW)
     lease = timedelta(minutes=2)
-    assert change_store.claim_post("ev-1", NOW, lease) is True
-    assert change_store.claim_post("ev-1", NOW + timedelta(minutes=1), lease) is False
-    assert change_store.claim_post("ev-1", NOW + timedelta(minutes=3), lease) is True
+    assert change_store.claim_post("ev-1", NOW, lease, "a1") == frozenset()
+    assert change_store.claim_post("ev-1", NOW + timedelta(minutes=1), lease, "a2") is None
+    # the first claim lapsed with its post unanswered: the next claim learns of it
+    assert change_store.claim_post("ev-1", NOW + timedelta(minutes=3), lease, "a3") == {"a1"}
     change_store.mark_posted("ev-1", "C123", "1700000000.000100", NOW)
     assert change_store.unposted_ids() == []
-    assert change_store.claim_post("ev-1", NOW + timedelta(hours=1), lease) is False
+    assert change_store.claim_post("ev-1", NOW + timedelta(hours=1), lease, "a4") is None
     assert change_store.require("ev-1").slack_ts == "1700000000.000100"
+
+
+def test_a_post_slack_certainly_refused_is_forgotten_and_an_unknown_one_kept(
+    change_store: store.ChangeStore,
+) -> None:
+    change_store.record_new(make_change(), NOW)
+    lease = timedelta(minutes=2)
+    change_store.claim_post("ev-1", NOW, lease, "refused")
+    change_store.release_claim("ev-1", "refused")  # Slack said no: it did not post
+    change_store.claim_post("ev-1", NOW, lease, "lost")
+    change_store.release_claim("ev-1")  # no answer: it may have posted
+    assert change_store.claim_post("ev-1", NOW, lease, "next") == {"lost"}
+
+
+def test_a_found_post_is_taken_only_by_a_change_still_unposted(
+    change_store: store.ChangeStore,
+) -> None:
+    change_store.record_new(make_change(), NOW)
+    assert change_store.mark_posted("ev-1", "C1", "1.000001", NOW, found=True) is True
+    assert change_store.mark_posted("ev-1", "C1", "2.000002", NOW, found=True) is False
+    assert change_store.require("ev-1").slack_ts == "1.000001"
 
 
 def test_exactly_one_decision_wins(change_store: store.ChangeStore) -> None:

@@ -4,6 +4,7 @@ response URLs, as Slack's own clients post them)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -45,7 +46,7 @@ def test_a_post_is_recorded_and_answered_like_slack(slack: SlackStandIn, client:
     # Then Slack's answer carries the channel, a ts and the message
     assert answer["ok"] is True
     assert answer["channel"] == CHANNEL
-    assert answer["ts"] == "1700000000.000100"
+    assert re.fullmatch(r"\d{10}\.\d{6}", answer["ts"])  # Unix time, to the microsecond
     assert answer["message"]["text"] == "New rule on sg-0001"
     assert answer["message"]["blocks"] == [SECTION]
     # And the stand-in recorded it
@@ -300,3 +301,88 @@ def test_rate_limited_posts_are_retried_by_the_rate_limit_handler(
     assert time.monotonic() - started >= 1
     assert slack.rate_limited == 1
     assert [m.text for m in slack.posted] == ["one", "two"]
+
+
+# -- message metadata, channel history, and answers that go missing --------------------------
+
+NOTE = {"event_type": "sgrevert_change", "event_payload": {"attempt": "1-abc"}}
+
+
+def test_history_pages_through_top_level_messages_newest_first_with_metadata_on_request(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    stamps = [
+        client.chat_postMessage(channel=CHANNEL, text=f"m{n}", metadata=NOTE)["ts"]
+        for n in range(5)
+    ]
+    client.chat_postMessage(channel=CHANNEL, text="reply", thread_ts=stamps[0])
+    client.chat_postMessage(channel="C0OTHER", text="elsewhere")
+
+    first = client.conversations_history(channel=CHANNEL, limit=2, include_all_metadata=True)
+    assert [m["ts"] for m in first["messages"]] == [stamps[4], stamps[3]]
+    assert first["messages"][0]["metadata"] == NOTE
+    assert first["has_more"] is True
+    cursor = first["response_metadata"]["next_cursor"]
+    rest = client.conversations_history(channel=CHANNEL, limit=10, cursor=cursor)
+    assert [m["ts"] for m in rest["messages"]] == [stamps[2], stamps[1], stamps[0]]
+    assert "metadata" not in rest["messages"][0]  # only with include_all_metadata
+    assert rest["has_more"] is False
+    since = client.conversations_history(channel=CHANNEL, oldest=stamps[3])
+    assert [m["ts"] for m in since["messages"]] == [stamps[4]]  # oldest is exclusive
+
+
+def test_history_without_its_scope_is_refused(slack: SlackStandIn, client: WebClient) -> None:
+    slack.history_scope = False
+    with pytest.raises(SlackApiError) as refused:
+        client.conversations_history(channel=CHANNEL)
+    assert slack_error(refused) == (200, "missing_scope")
+    assert refused.value.response["needed"] == "channels:history"
+
+
+def test_malformed_metadata_is_refused(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_postMessage(channel=CHANNEL, text="x", metadata={"event_type": "t"})
+    assert slack_error(refused) == (200, "invalid_metadata_schema")
+
+
+@pytest.mark.parametrize("status", [0, 500, 503])
+def test_a_fault_after_the_call_posts_the_message_but_loses_the_answer(
+    slack: SlackStandIn, status: int
+) -> None:
+    no_resend = WebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5, retry_handlers=[])
+    slack.fail("chat.postMessage", status=status, after=True)
+    with pytest.raises((SlackApiError, OSError)):
+        no_resend.chat_postMessage(channel=CHANNEL, text="lost answer")
+    [posted] = slack.posted
+    assert posted.text == "lost answer"
+
+
+def test_a_fault_before_the_call_posts_nothing(slack: SlackStandIn) -> None:
+    no_resend = WebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=5, retry_handlers=[])
+    slack.fail("chat.postMessage", status=0)
+    with pytest.raises(OSError):
+        no_resend.chat_postMessage(channel=CHANNEL, text="never sent on")
+    assert slack.posted == []
+
+
+def test_a_slow_answer_outlasts_the_client_timeout(slack: SlackStandIn) -> None:
+    impatient = WebClient(token=BOT_TOKEN, base_url=slack.api_url, timeout=1, retry_handlers=[])
+    impatient.timeout = 0.2  # type: ignore[assignment]  # urllib takes fractions of a second
+    slack.fail("chat.postMessage", status=200, after=True, hang=1.0)
+    with pytest.raises(TimeoutError):
+        impatient.chat_postMessage(channel=CHANNEL, text="slow")
+    assert [m.text for m in slack.posted] == ["slow"]
+
+
+def test_an_injected_429_carries_its_retry_after(slack: SlackStandIn, client: WebClient) -> None:
+    slack.fail("chat.postMessage", status=429, retry_after=7)
+    with pytest.raises(SlackApiError) as limited:
+        client.chat_postMessage(channel=CHANNEL, text="x")
+    assert limited.value.response.status_code == 429
+    assert limited.value.response.headers["Retry-After"] in ("7", ["7"])
+
+
+def test_heal_forgets_pending_faults(slack: SlackStandIn, client: WebClient) -> None:
+    slack.fail("chat.postMessage", times=3)
+    slack.heal()
+    assert client.chat_postMessage(channel=CHANNEL, text="fine")["ok"] is True
