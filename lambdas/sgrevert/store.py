@@ -15,7 +15,8 @@ Item layout (one table, partition key `pk`):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ UNPOSTED_INDEX = "unposted"
 STATE_INDEX = "by_state"
 DEFAULT_RETENTION = timedelta(days=90)
 BATCH_PREFIX = "g:"  # a button value naming a batch rather than one change
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
+BATCH_GET_ROUNDS = 8  # retries of UnprocessedKeys (throttling) before giving up
 
 
 def table_definition(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
@@ -301,6 +304,43 @@ class ChangeStore:
     def get(self, event_id: str) -> ChangeRecord | None:
         item = self._table.get_item(Key=_change_key(event_id), ConsistentRead=True).get("Item")
         return record_from_item(item) if item else None
+
+    def get_many(self, event_ids: Iterable[str]) -> dict[str, ChangeRecord]:
+        """The recorded changes among `event_ids`, by event id (BatchGetItem, 100 a call)."""
+        items = self._batch_get(event_ids, consistent=True)
+        records = (record_from_item(item) for item in items)
+        return {record.event_id: record for record in records}
+
+    def recorded(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of `event_ids` are recorded already: lets a run skip the conditional write
+        for the half of its window the previous run covered. Eventually consistent, so a
+        change recorded a moment ago may be missed; the conditional write still catches it."""
+        items = self._batch_get(event_ids, consistent=False, projection="pk")
+        return {str(item["pk"]).removeprefix("change#") for item in items}
+
+    def _batch_get(
+        self, event_ids: Iterable[str], *, consistent: bool, projection: str | None = None
+    ) -> list[dict[str, Any]]:
+        # The resource's own client: it (de)serializes attribute values as the Table does.
+        client, name = self._table.meta.client, self._table.name
+        keys = [_change_key(e) for e in dict.fromkeys(event_ids)]
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: Any = {"Keys": keys[start : start + BATCH_GET_KEYS]}
+            request["ConsistentRead"] = consistent
+            if projection:
+                request["ProjectionExpression"] = projection
+            for round_ in range(BATCH_GET_ROUNDS):
+                answer = client.batch_get_item(RequestItems={name: request})
+                found.extend(answer.get("Responses", {}).get(name, []))
+                left = answer.get("UnprocessedKeys", {}).get(name)
+                if not left:
+                    break
+                request = dict(left)
+                time.sleep(min(0.05 * 2**round_, 2.0))  # DynamoDB's advice: back off, retry
+            else:
+                raise RuntimeError(f"DynamoDB left keys of {name} unprocessed after retries")
+        return found
 
     def require(self, event_id: str) -> ChangeRecord:
         record = self.get(event_id)

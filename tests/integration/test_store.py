@@ -134,3 +134,20 @@ def test_changes_are_listed_by_state(change_store: store.ChangeStore) -> None:
     change_store.decide("b", State.APPROVED, "U1", NOW)
     assert [r.event_id for r in change_store.by_state(State.PENDING)] == ["a"]
     assert [r.event_id for r in change_store.by_state(State.APPROVED, since=NOW)] == []
+
+
+def test_many_changes_are_read_in_batches_and_unknown_ids_are_left_out(
+    change_store: store.ChangeStore,
+) -> None:
+    ids = [f"ev-{n}" for n in range(250)]  # three BatchGetItem calls' worth
+    for event_id in ids[:230]:
+        change_store.record_new(make_change(event_id), NOW)
+    change_store.mark_posted("ev-7", "C1", "1.000001", NOW)
+
+    found = change_store.get_many([*ids, "ev-7"])
+
+    assert sorted(found) == sorted(ids[:230])
+    assert found["ev-7"].slack_ts == "1.000001"
+    assert found["ev-8"] == change_store.require("ev-8")
+    assert change_store.recorded(ids) == set(ids[:230])
+    assert change_store.get_many([]) == {}
