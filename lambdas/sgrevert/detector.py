@@ -46,6 +46,9 @@ MIN_QUERY_SECONDS = 10.0
 POST_EVENT_TYPE = "sgrevert_change"  # message metadata of every change message
 # How far before an attempt's own clock a lookup starts: the Lambda's and Slack's clocks.
 CLOCK_SKEW_SECONDS = 120
+# A Deny whose revert has not finished after this long never will: the responder's async
+# revert events expire after an hour (infra/responder.py ASYNC_MAX_AGE), retries included.
+STUCK_REVERT_AFTER = timedelta(minutes=75)
 
 
 class Poster(Protocol):
@@ -92,6 +95,7 @@ class RunReport:
     held: int = 0  # recorded below min_risk_to_post: not posted, still decidable
     auto_reverted: int = 0  # denied by policy and handed to the responder's revert
     summarized: int = 0  # over the run's message cap: named in the summary, posted later
+    stuck_reverts: int = 0  # Denies whose revert never finished, now REVERT_FAILED
     skipped_reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -302,14 +306,7 @@ class Detector:
         current = self._store.require(posted.event_id)
         if current.state is posted.state:
             return
-        message = blocks.message(current)
-        try:
-            self._poster.update(channel, ts, message.text, message.blocks)
-        except (SlackUnavailable, SlackRejected) as error:
-            logger.warning(
-                "could not refresh a message",
-                extra={"event_id": posted.event_id, "error": str(error)},
-            )
+        self._show(channel, ts, blocks.message(current))
 
     def _summarize(self, rest: list[Unit], cap: int, report: RunReport) -> None:
         """Past the cap: one message saying how many changes wait. They stay unposted (and
@@ -350,6 +347,7 @@ class Detector:
         new_ids = self.record(records, report)
         self._store.set_watermark(LAKE_WATERMARK, window.end)
         self.post_pending(new_ids, report)
+        self.fail_stuck_reverts(report)
         logger.info("lake run done", extra=report.as_dict())
         return report
 
@@ -372,8 +370,55 @@ class Detector:
         """A scheduled run without Lake: post what earlier runs recorded but could not post."""
         report = RunReport()
         self.post_pending([], report)
+        self.fail_stuck_reverts(report)
         logger.info("retry run done", extra=report.as_dict())
         return report
+
+    def fail_stuck_reverts(self, report: RunReport) -> None:
+        """A Deny whose revert never finished (every attempt failed, or the event expired)
+        would show "reverting…" for ever: record it REVERT_FAILED, saying so, and show it,
+        so the message offers Deny again and the change is not silently left in place."""
+        if self._time_left() < POST_RESERVE_SECONDS:
+            return
+        now = self._clock()
+        cutoff = now - STUCK_REVERT_AFTER
+        minutes = int(STUCK_REVERT_AFTER.total_seconds() // 60)
+        reason = (
+            f"the revert did not finish within {minutes} minutes of the Deny (see revertsg-2's "
+            "logs and its failed-revert queue); the rules may still be in place. Click Deny "
+            "again to retry"
+        )
+        batches: set[str] = set()
+        for record in list(self._store.by_state(State.DENIED)):
+            if record.decided_at is None or record.decided_at >= cutoff:
+                continue  # its revert may still be running or retrying
+            try:
+                failed = self._store.finish_revert(record.event_id, False, reason, now)
+            except AlreadyDecided:
+                continue  # it finished meanwhile
+            report.stuck_reverts += 1
+            logger.error(
+                "a denied change was never reverted; marked REVERT_FAILED",
+                extra={"event_id": record.event_id, "denied_by": record.decided_by},
+            )
+            if failed.batch:
+                batches.add(failed.batch)
+            elif failed.slack_channel and failed.slack_ts:
+                self._show(failed.slack_channel, failed.slack_ts, blocks.message(failed))
+        for batch in sorted(batches):
+            ids = self._store.batch_members(batch)
+            found = self._store.get_many(ids)
+            members = [found[event_id] for event_id in ids if event_id in found]
+            first = members[0]
+            if first.slack_channel and first.slack_ts:
+                message = blocks.batch_message(batch, members)
+                self._show(first.slack_channel, first.slack_ts, message)
+
+    def _show(self, channel: str, ts: str, message: blocks.Message) -> None:
+        try:
+            self._poster.update(channel, ts, message.text, message.blocks)
+        except (SlackUnavailable, SlackRejected) as error:
+            logger.warning("could not update a message", extra={"ts": ts, "error": str(error)})
 
 
 def _attempt_id(now: datetime) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from sgrevert import store
+from sgrevert.detector import STUCK_REVERT_AFTER
 from sgrevert.settings import Detection, DetectSettings, RespondSettings
 from tests.infra.conftest import Synthesized, function, only, resources, under
 
@@ -239,6 +240,22 @@ def test_failed_asynchronous_reverts_go_to_a_queue(app_template: dict[str, Any])
             },
         },
     )
+
+
+def test_a_revert_event_expires_before_the_detector_calls_its_revert_stuck(
+    app_template: dict[str, Any],
+) -> None:
+    """Otherwise a late revert could land on a change already shown as failed (harmless,
+    as it acts only on DENIED, but the message would have said the wrong thing)."""
+    responder_id, _ = function(app_template, "revertsg-2")
+    [config] = [
+        c
+        for c in resources(app_template, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": responder_id}
+    ]
+
+    max_age = config["Properties"]["MaximumEventAgeInSeconds"]
+    assert max_age < STUCK_REVERT_AFTER.total_seconds()
 
 
 def test_a_failed_detector_run_is_not_retried_at_once(app_template: dict[str, Any]) -> None:
