@@ -7,7 +7,8 @@ on it, and pip would otherwise run on every synth. `test_bundling.py` bundles on
   EventBridge): the pipeline stack and the application stage it deploys.
 - `direct`: `direct=true` and the other branch of every choice (no hub role, no Lake
   read role, approvers, an alarm topic, no reserved concurrency, a spoke role path, an
-  event data store ARN, a 5-minute schedule, 30-day logs, another table name, Lake alone).
+  event data store ARN, a 5-minute schedule, 30-day logs, another table name, Lake alone,
+  a policy that reverts critical changes without a click).
 - `eventbridge`: `direct=true`, EventBridge alone, no Lake setting at all, the StackSet
   created by the management account itself.
 All run cdk-nag, so synth itself fails on any unacknowledged finding.
@@ -48,6 +49,7 @@ DIRECT_OVERRIDES: dict[str, Any] = {
     "log_retention_days": "30",
     "table_name": "sgrevert-changes",
     "detection": "lake",
+    "policy": {"auto_revert_at_or_above": "critical", "max_messages_per_run": 20},
 }
 
 EVENTBRIDGE_OVERRIDES: dict[str, Any] = {

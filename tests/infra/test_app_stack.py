@@ -131,6 +131,7 @@ def _runtime_env(variables: dict[str, Any]) -> dict[str, str]:
     placeholders = {
         "TABLE_NAME": "secgrouprequests",
         "SLACK_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:222222222222:secret:sgrevert/slack-AbC123",
+        "REVERT_FUNCTION_ARN": "arn:aws:lambda:eu-west-1:222222222222:function:revertsg-2",
     }
     return {k: v if isinstance(v, str) else placeholders[k] for k, v in variables.items()}
 
@@ -191,6 +192,9 @@ def test_the_other_branch_of_each_setting(direct_template: dict[str, Any]) -> No
     assert respond.hub_role_arn is None
     assert respond.spoke_role_name == "security/spoke-001"
     assert respond.approvers == frozenset({"U0123ABCD", "U0456EFGH"})
+    assert detect.policy.max_messages_per_run == 20
+    assert detect.policy.auto_revert_at_or_above is not None
+    assert detect.revert_function_arn is not None
     assert "ReservedConcurrentExecutions" not in detector["Properties"]
     assert "ReservedConcurrentExecutions" not in responder["Properties"]
 

@@ -9,6 +9,7 @@ import pytest
 from tests.infra.conftest import (
     Synthesized,
     actions,
+    function,
     function_role,
     only,
     resources,
@@ -201,3 +202,22 @@ def test_function_logs_are_written_only_to_their_own_group(app_template: dict[st
             role_statements(app_template, function_role(app_template, name)), "logs:PutLogEvents"
         )
         assert logs["Resource"]["Fn::GetAtt"][0] in groups
+
+
+def test_only_a_policy_that_reverts_without_a_click_lets_the_detector_invoke_the_responder(
+    app_template: dict[str, Any], direct_template: dict[str, Any]
+) -> None:
+    # cdk.json as shipped has no policy: the detector may invoke nothing
+    shipped = role_statements(app_template, function_role(app_template, "revertsg-1"))
+    assert statements_with(shipped, "lambda:InvokeFunction") == []
+    _, detector = function(app_template, "revertsg-1")
+    assert "REVERT_FUNCTION_ARN" not in detector["Properties"]["Environment"]["Variables"]
+    # with auto_revert_at_or_above: the responder, by name, and nothing else
+    opted_in = role_statements(direct_template, function_role(direct_template, "revertsg-1"))
+    [grant] = statements_with(opted_in, "lambda:InvokeFunction")
+    assert actions(grant) == ["lambda:InvokeFunction"]
+    resource = grant["Resource"]
+    assert resource["Fn::Join"][1][-1] == ":function:revertsg-2"  # this stack's, by name
+    _, detector = function(direct_template, "revertsg-1")
+    variables = detector["Properties"]["Environment"]["Variables"]
+    assert variables["REVERT_FUNCTION_ARN"] == resource
