@@ -376,7 +376,7 @@ class SlackStandIn(Service):
         channel = self._channel(params)
         try:
             oldest = float(params.get("oldest") or 0)
-            latest = float(params.get("latest") or time.time())
+            latest = float(params.get("latest") or "inf")  # Slack: now; no message is later
             limit = min(max(int(params.get("limit") or 100), 1), 999)
             offset = int(params.get("cursor") or 0)
         except ValueError:
