@@ -135,7 +135,7 @@ class Detector:
                 if len(report.skipped_reasons) < MAX_REPORTED_SKIPS:  # every skip is logged
                     report.skipped_reasons.append(f"{event_id}: {skip.reason}")
                 logger.info("record skipped", extra={"event_id": event_id, "reason": skip.reason})
-        known = self._store.recorded(c.event_id for c in changes) if changes else set()
+        known = self._store.recorded(c.event_id for c in changes)
         new_ids: list[str] = []
         for change in changes:
             if change.event_id in known:
@@ -406,9 +406,7 @@ class Detector:
             elif failed.slack_channel and failed.slack_ts:
                 self._show(failed.slack_channel, failed.slack_ts, blocks.message(failed))
         for batch in sorted(batches):
-            ids = self._store.batch_members(batch)
-            found = self._store.get_many(ids)
-            members = [found[event_id] for event_id in ids if event_id in found]
+            members = self._store.batch_records(batch)
             first = members[0]
             if first.slack_channel and first.slack_ts:
                 message = blocks.batch_message(batch, members)

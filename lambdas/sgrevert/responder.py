@@ -191,7 +191,7 @@ class Responder:
         channel: str | None = None,
         ts: str | None = None,
     ) -> None:
-        records = [self._store.require(m) for m in self._store.batch_members(batch_id)]
+        records = self._store.batch_records(batch_id)
         channel = records[0].slack_channel or channel
         ts = records[0].slack_ts or ts
         if channel and ts:

@@ -281,6 +281,16 @@ class ChangeStore:
             raise UnknownChange(f"{BATCH_PREFIX}{batch_id}")
         return [str(member) for member in item["members"]]  # type: ignore[union-attr]
 
+    def batch_records(self, batch_id: str) -> list[ChangeRecord]:
+        """A batch's changes in the order its message lists them (one batched read);
+        UnknownChange when the batch or one of its changes is not on record."""
+        members = self.batch_members(batch_id)
+        found = self.get_many(members)
+        missing = [m for m in members if m not in found]
+        if missing:
+            raise UnknownChange(missing[0])
+        return [found[m] for m in members]
+
     def get_watermark(self, name: str) -> datetime | None:
         item = self._table.get_item(Key={"pk": f"watermark#{name}"}, ConsistentRead=True).get(
             "Item"

@@ -151,3 +151,17 @@ def test_many_changes_are_read_in_batches_and_unknown_ids_are_left_out(
     assert found["ev-8"] == change_store.require("ev-8")
     assert change_store.recorded(ids) == set(ids[:230])
     assert change_store.get_many([]) == {}
+
+
+def test_a_batch_reads_back_in_message_order_and_a_lost_member_is_named(
+    change_store: store.ChangeStore,
+) -> None:
+    members = ["ev-3", "ev-1", "ev-2"]
+    for event_id in members:
+        change_store.record_new(make_change(event_id), NOW)
+    change_store.save_batch("b1", members, NOW)
+    change_store.save_batch("b2", ["ev-1", "ev-gone"], NOW)
+
+    assert [r.event_id for r in change_store.batch_records("b1")] == members
+    with pytest.raises(UnknownChange, match="ev-gone"):
+        change_store.batch_records("b2")
