@@ -35,6 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sgrevert import aws
 from sgrevert.cli_render import STATE_COLOURS, Cell, QueryStatus, Style, table, wants_colour
 from sgrevert.cloudtrail import SkipRecord, is_id_only, parse_record
+from sgrevert.deadline import Deadline
 from sgrevert.errors import (
     AlreadyDecided,
     ConfigError,
@@ -46,7 +47,7 @@ from sgrevert.lake import LakeQuery
 from sgrevert.model import Change, ChangeRecord, Rule, State, iso
 from sgrevert.query import ACCOUNT_ID, REGION_NAME, security_group_changes
 from sgrevert.replies import SlackReplies
-from sgrevert.responder import Responder
+from sgrevert.responder import Responder, SlackFactory
 from sgrevert.revert import RevertPlan, plan_revert
 from sgrevert.reverter import SpokeReverter
 from sgrevert.risk import Assessment, Risk, assess
@@ -580,7 +581,12 @@ class _NoSlack(SlackReplies):
         pass
 
     def update(
-        self, record: ChangeRecord, channel: str | None = None, ts: str | None = None
+        self,
+        record: ChangeRecord,
+        channel: str | None = None,
+        ts: str | None = None,
+        *,
+        reserve: float = 0.0,
     ) -> bool:
         return False
 
@@ -593,7 +599,7 @@ _NO_CREDENTIALS = SlackCredentials(bot_token="", signing_secret="")
 
 def _slack_replies(
     slack: SlackSettings | None, io: Io
-) -> tuple[Callable[[], SlackCredentials], Callable[[SlackCredentials, int], SlackReplies]]:
+) -> tuple[Callable[[], SlackCredentials], SlackFactory]:
     """Best-effort Slack for the responder: the revoke is done by the time these are used, so
     a missing or unreadable secret must only cost the message edit, never the outcome."""
 
@@ -606,12 +612,10 @@ def _slack_replies(
             io.note(f"Slack message not updated: {error}")
             return _NO_CREDENTIALS
 
-    def replies(found: SlackCredentials, timeout: int) -> SlackReplies:
+    def replies(found: SlackCredentials, _deadline: Deadline | None) -> SlackReplies:
         if slack is None or found is _NO_CREDENTIALS:
             return _NoSlack()
-        client = web_client(slack, found)
-        client.timeout = timeout
-        return SlackReplies(client)
+        return SlackReplies(web_client(slack, found))
 
     return credentials, replies
 

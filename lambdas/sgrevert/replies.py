@@ -3,6 +3,11 @@
 Both are best effort. The decision is already recorded when they run, so a Slack
 failure is logged and never undoes or blocks it; the next state change edits the
 message again.
+
+On the click path the replies carry the answer's `Deadline`: each call's timeout is the
+time left (less what the caller still needs afterwards), and a call that no longer fits
+is not made at all and reported as not done, so the caller can hand it to an
+asynchronous invocation.
 """
 
 from __future__ import annotations
@@ -14,17 +19,27 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from sgrevert import blocks
+from sgrevert.deadline import Deadline
 from sgrevert.model import ChangeRecord
 
 logger = Logger(service="sgrevert-respond", child=True)
 
+MIN_CALL_SECONDS = 0.25  # a Slack call given less than this would only time out
+
 
 class SlackReplies:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, deadline: Deadline | None = None) -> None:
         self._client = client
+        self._deadline = deadline
+        self._max_timeout = client.timeout
 
     def update(
-        self, record: ChangeRecord, channel: str | None = None, ts: str | None = None
+        self,
+        record: ChangeRecord,
+        channel: str | None = None,
+        ts: str | None = None,
+        *,
+        reserve: float = 0.0,
     ) -> bool:
         """Show the record's current state in its message (the stored channel/ts first)."""
         channel = record.slack_channel or channel
@@ -32,10 +47,15 @@ class SlackReplies:
         if not channel or not ts:
             logger.warning("no Slack message to update", extra={"event_id": record.event_id})
             return False
-        return self.show(blocks.message(record), channel, ts, record.event_id)
+        return self.show(blocks.message(record), channel, ts, record.event_id, reserve=reserve)
 
-    def show(self, message: blocks.Message, channel: str, ts: str, about: str) -> bool:
-        """Replace a message's content (`about` names the change or batch, for the log)."""
+    def show(
+        self, message: blocks.Message, channel: str, ts: str, about: str, *, reserve: float = 0.0
+    ) -> bool:
+        """Replace a message's content (`about` names the change or batch, for the log).
+        `reserve`: seconds of the deadline the caller still needs after this call."""
+        if not self._fits("chat.update", about, reserve):
+            return False
         try:
             self._client.chat_update(
                 channel=channel, ts=ts, text=message.text, blocks=message.blocks
@@ -48,6 +68,8 @@ class SlackReplies:
     def tell(self, channel: str, user: str, text: str) -> bool:
         """An ephemeral message only `user` sees, in `channel`."""
         notice = blocks.notice(text)
+        if not self._fits("chat.postEphemeral", user, 0.0):
+            return False
         try:
             self._client.chat_postEphemeral(
                 channel=channel, user=user, text=notice.text, blocks=notice.blocks
@@ -55,4 +77,19 @@ class SlackReplies:
         except (SlackApiError, SlackClientError, URLError, OSError) as error:
             logger.warning("chat.postEphemeral failed", extra={"user": user, "error": str(error)})
             return False
+        return True
+
+    def _fits(self, method: str, about: str, reserve: float) -> bool:
+        """Set the next call's timeout to the time left; False when no useful time is left."""
+        if self._deadline is None:
+            return True
+        left = self._deadline.remaining() - reserve
+        if left < MIN_CALL_SECONDS:
+            logger.warning(
+                f"{method} skipped: no time left before the click's answer is due",
+                extra={"about": about, "seconds_left": round(self._deadline.remaining(), 3)},
+            )
+            return False
+        # urllib takes fractions of a second, whatever the annotation says
+        self._client.timeout = min(self._max_timeout, left)  # type: ignore[assignment]
         return True

@@ -4,7 +4,9 @@ Two event shapes reach this handler:
 - an API Gateway REST proxy event (a Slack button click), answered with a proxy response:
   200, 400 (not an approve/deny click) or 401 (no valid Slack signature);
 - `{"sgrevert": "revert", "event_id": ..., "denied_by": ...}`, which the click path sends
-  to this same function with an asynchronous Invoke; it does the revert.
+  to this same function with an asynchronous Invoke; it does the revert;
+- `{"sgrevert": "show", "event_id": ...}`, sent the same way when the click's message
+  edit did not fit in Slack's 3 seconds; it does the edit.
 
 The Responder (settings, clients) is built on first use and kept for the life of the
 process. `reset()` forgets it, or installs one built by the caller, for processes that
@@ -19,8 +21,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sgrevert.deadline import answer_deadline
 from sgrevert.responder import Responder
-from sgrevert.selfinvoke import BadRevertEvent, RevertJob, is_revert_event
+from sgrevert.selfinvoke import BadRevertEvent, ShowJob, is_own_event, job_from_event
 from sgrevert.slack_request import apigw_response, from_apigw_event
 
 logger = Logger(service="sgrevert-respond")
@@ -47,15 +50,18 @@ def reset(replacement: Responder | None = None) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if is_revert_event(event):
+    if is_own_event(event):
         try:
-            job = RevertJob.from_event(event)
+            job = job_from_event(event)
         except BadRevertEvent as error:
             # Retrying cannot fix a malformed event: log it and let it go.
-            logger.error("ignored a malformed revert event", extra={"error": str(error)})
+            logger.error("ignored a malformed event", extra={"error": str(error)})
             return {"reverted": False, "error": str(error)}
+        if isinstance(job, ShowJob):
+            return responder().show(job)
         return responder().revert(job)
+    event = event if isinstance(event, dict) else {}
+    deadline = answer_deadline(event)  # first, so the time spent below counts
     function_arn = getattr(context, "invoked_function_arn", None)
-    request = from_apigw_event(event if isinstance(event, dict) else {})
-    reply = responder().click(request, function_arn)
+    reply = responder().click(from_apigw_event(event), function_arn, deadline)
     return apigw_response(reply)

@@ -2,7 +2,9 @@
 
 Click: verify the raw body, parse the one approve/deny action, check the approver,
 record the decision with a conditional write, edit the message, and on Deny start the
-asynchronous revert; every refusal is told to the clicker privately in one place.
+asynchronous revert; every refusal is told to the clicker privately in one place. The
+whole answer keeps to one `Deadline`: Slack calls on this path never retry or sleep,
+and an edit that does not fit is handed to an asynchronous invocation (`ShowJob`).
 
 Revert: act only on a change that is DENIED (a duplicate or late invocation finds it
 REVERTED and does nothing), apply the plan, record REVERTED or REVERT_FAILED, edit the
@@ -20,6 +22,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 
 from sgrevert import aws, blocks
+from sgrevert.deadline import ANSWER_BUDGET_SECONDS, COLD_START_ALLOWANCE_SECONDS, Deadline
 from sgrevert.errors import AlreadyDecided, NotDecidable, SgrevertError, UnknownChange
 from sgrevert.interaction import (
     REFUSALS,
@@ -34,9 +37,9 @@ from sgrevert.replies import SlackReplies
 from sgrevert.revert import RevertFailed, RevokeTally, plan_revert, success_outcome
 from sgrevert.reverter import SpokeReverter
 from sgrevert.roles import RoleChain
-from sgrevert.selfinvoke import InvokeFailed, RevertJob, SelfInvoker
+from sgrevert.selfinvoke import InvokeFailed, RevertJob, SelfInvoker, ShowJob
 from sgrevert.settings import RespondSettings, SlackSettings
-from sgrevert.slack import SlackCredentials, load_credentials, web_client
+from sgrevert.slack import SlackCredentials, click_client, load_credentials, web_client
 from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_body
 from sgrevert.store import BATCH_PREFIX, ChangeStore
 
@@ -46,12 +49,17 @@ if TYPE_CHECKING:
 logger = Logger(service="sgrevert-respond", child=True)
 
 # Slack waits 3 seconds for the answer to a click: the calls on that path give up early
-# (an asynchronous Invoke answers at once or not at all). The revert has a minute.
+# (an asynchronous Invoke answers at once or not at all), and the message edit before
+# the Invoke leaves it INVOKE_RESERVE_SECONDS of the deadline. The revert has a minute.
 INVOKE_CONFIG = Config(
-    connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 2}
+    connect_timeout=0.5, read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 2}
 )
+INVOKE_RESERVE_SECONDS = 1.0
 CLICK_SLACK_TIMEOUT_SECONDS = 2
 REVERT_SLACK_TIMEOUT_SECONDS = 10
+
+# Builds the Slack replies: with the click's deadline, or None for the asynchronous work.
+SlackFactory = Callable[[SlackCredentials, Deadline | None], SlackReplies]
 
 
 def _utcnow() -> datetime:
@@ -65,7 +73,7 @@ class Responder:
         store: ChangeStore,
         approvers: Collection[str],
         credentials: Callable[[], SlackCredentials],
-        slack: Callable[[SlackCredentials, int], SlackReplies],
+        slack: SlackFactory,
         invoker: Callable[[], SelfInvoker],
         reverter: Callable[[], SpokeReverter],
         clock: Callable[[], datetime] = _utcnow,
@@ -99,7 +107,7 @@ class Responder:
             store=ChangeStore(aws.table(settings.table_name, base)),
             approvers=settings.approvers,
             credentials=lambda: load_credentials(settings.slack.secret_arn),
-            slack=lambda credentials, timeout: _replies(settings.slack, credentials, timeout),
+            slack=lambda credentials, deadline: _replies(settings.slack, credentials, deadline),
             invoker=invoker,
             reverter=reverter,
         )
@@ -110,7 +118,12 @@ class Responder:
 
     # -- the click ---------------------------------------------------------------------------
 
-    def click(self, request: HttpRequest, function_arn: str | None) -> HttpReply:
+    def click(
+        self, request: HttpRequest, function_arn: str | None, deadline: Deadline | None = None
+    ) -> HttpReply:
+        """Answer a click by `deadline` (default: the budget less a cold start's allowance)."""
+        if deadline is None:
+            deadline = Deadline.in_seconds(ANSWER_BUDGET_SECONDS - COLD_START_ALLOWANCE_SECONDS)
         credentials = self._credentials()
         try:
             click = parse_click(verified_body(request, credentials.signing_secret))
@@ -122,7 +135,7 @@ class Responder:
             return HttpReply(400, "not an approve or deny click")
 
         log = {"event_id": click.event_id, "user": click.user_id, "decision": click.decision}
-        slack = self._slack(credentials, CLICK_SLACK_TIMEOUT_SECONDS)
+        slack = self._slack(credentials, deadline)
         try:
             check_approver(click.user_id, self._approvers)
             if click.event_id.startswith(BATCH_PREFIX):
@@ -137,10 +150,28 @@ class Responder:
             return HttpReply(200)
 
         logger.info("change decided", extra=log)
-        slack.update(record, click.channel_id, click.message_ts)
-        if record.state is State.DENIED:
+        denied = record.state is State.DENIED
+        reserve = INVOKE_RESERVE_SECONDS if denied else 0.0
+        shown = slack.update(record, click.channel_id, click.message_ts, reserve=reserve)
+        if denied:
+            # The revert edits the message when it ends, so a missed edit needs no hand-over.
             self._start_revert(record, function_arn, slack)
+        elif not shown:
+            self._hand_over_edit(record.event_id, function_arn)
         return HttpReply(200)
+
+    def _hand_over_edit(self, about: str, function_arn: str | None) -> None:
+        """The message edit did not fit in the answer: an asynchronous invocation does it."""
+        try:
+            self._invoker().start(function_arn, ShowJob(about))
+        except InvokeFailed as error:
+            # The decision stands; the message shows it at the next state change, and a
+            # click on its stale buttons is told who decided.
+            logger.error(
+                "could not hand over the message edit", extra={"about": about, "error": str(error)}
+            )
+        else:
+            logger.info("message edit handed over", extra={"about": about})
 
     def _click_batch(self, click: Click, function_arn: str | None, slack: SlackReplies) -> None:
         """One decision for every member of a group message, each a conditional write of its
@@ -171,8 +202,12 @@ class Responder:
                 f"{len(refused)} of {len(members)} changes in this group were already decided "
                 "and keep their decision; the rest are now decided as you chose.",
             )
-        self._show_batch(batch_id, slack, click.channel_id, click.message_ts)
-        if any(r.state is State.DENIED for r in decided):
+        denied = any(r.state is State.DENIED for r in decided)
+        reserve = INVOKE_RESERVE_SECONDS if denied else 0.0
+        shown = self._show_batch(batch_id, slack, click.channel_id, click.message_ts, reserve)
+        if not denied and not shown:
+            self._hand_over_edit(click.event_id, function_arn)
+        if denied:
             job = RevertJob(f"{BATCH_PREFIX}{batch_id}", click.user_id)
             try:
                 self._invoker().start(function_arn, job)
@@ -190,12 +225,15 @@ class Responder:
         slack: SlackReplies,
         channel: str | None = None,
         ts: str | None = None,
-    ) -> None:
+        reserve: float = 0.0,
+    ) -> bool:
         records = self._store.batch_records(batch_id)
         channel = records[0].slack_channel or channel
         ts = records[0].slack_ts or ts
-        if channel and ts:
-            slack.show(blocks.batch_message(batch_id, records), channel, ts, batch_id)
+        if not channel or not ts:
+            return False
+        message = blocks.batch_message(batch_id, records)
+        return slack.show(message, channel, ts, batch_id, reserve=reserve)
 
     def _start_revert(
         self, record: ChangeRecord, function_arn: str | None, slack: SlackReplies
@@ -210,6 +248,21 @@ class Responder:
             )
             reason = f"the revert could not be started ({error}); click Deny again to retry"
             self._finish(record, False, reason, slack)
+
+    # -- the handed-over message edit -------------------------------------------------------
+
+    def show(self, job: ShowJob) -> dict[str, Any]:
+        """Edit a change's (or a group's) message to show its current state, with a client
+        that waits out rate limits: what a click's answer had no time left for."""
+        slack = self._slack(self._credentials(), None)
+        if job.event_id.startswith(BATCH_PREFIX):
+            shown = self._show_batch(job.event_id.removeprefix(BATCH_PREFIX), slack)
+        else:
+            record = self._store.get(job.event_id)
+            shown = record is not None and slack.update(record)
+        log = {"about": job.event_id, "shown": shown}
+        (logger.info if shown else logger.warning)("handed-over message edit", extra=log)
+        return {"event_id": job.event_id, "shown": shown}
 
     # -- the revert --------------------------------------------------------------------------
 
@@ -231,7 +284,7 @@ class Responder:
             succeeded, outcome, tally = False, failure.reason, failure.done
         else:
             succeeded, outcome = True, success_outcome(plan, tally)
-        slack = self._slack(self._credentials(), REVERT_SLACK_TIMEOUT_SECONDS)
+        slack = self._slack(self._credentials(), None)
         finished = self._finish(record, succeeded, outcome, slack)
         logger.info("revert finished", extra={**log, "outcome": outcome, **_counts(tally)})
         return {
@@ -245,7 +298,7 @@ class Responder:
     def _revert_batch(self, job: RevertJob) -> dict[str, Any]:
         """Revert each DENIED member in turn, then edit the group message once."""
         batch_id = job.event_id.removeprefix(BATCH_PREFIX)
-        slack = self._slack(self._credentials(), REVERT_SLACK_TIMEOUT_SECONDS)
+        slack = self._slack(self._credentials(), None)
         reverted = failed = 0
         for event_id in self._store.batch_members(batch_id):
             record = self._store.get(event_id)
@@ -300,7 +353,11 @@ def _counts(tally: RevokeTally) -> dict[str, int]:
     return {"revoked": tally.revoked, "already_gone": tally.already_gone}
 
 
-def _replies(settings: SlackSettings, credentials: SlackCredentials, timeout: int) -> SlackReplies:
-    client = web_client(settings, credentials)
-    client.timeout = timeout
-    return SlackReplies(client)
+def _replies(
+    settings: SlackSettings, credentials: SlackCredentials, deadline: Deadline | None
+) -> SlackReplies:
+    if deadline is None:
+        return SlackReplies(web_client(settings, credentials, timeout=REVERT_SLACK_TIMEOUT_SECONDS))
+    client = click_client(settings, credentials)
+    client.timeout = CLICK_SLACK_TIMEOUT_SECONDS
+    return SlackReplies(client, deadline)

@@ -6,6 +6,13 @@ take longer, so the click path invokes the function again with `InvocationType="
 JSON object that cannot be mistaken for an API Gateway event:
 
     {"sgrevert": "revert", "event_id": "<CloudTrail eventID>", "denied_by": "<Slack user id>"}
+
+When the click's own message edit did not fit in Slack's 3 seconds (Slack slow or
+rate-limiting), an Approve hands the edit over the same way:
+
+    {"sgrevert": "show", "event_id": "<CloudTrail eventID, or g:<batch id>>"}
+
+(A Deny needs no such event: the revert edits the message when it ends.)
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
 
 MARKER = "sgrevert"
 REVERT = "revert"
+SHOW = "show"
 _ACCEPTED = 202  # what Invoke answers to an accepted asynchronous invocation
 
 
@@ -36,6 +44,10 @@ class InvokeFailed(SgrevertError):
 
 def is_revert_event(event: Any) -> bool:
     return isinstance(event, dict) and event.get(MARKER) == REVERT
+
+
+def is_show_event(event: Any) -> bool:
+    return isinstance(event, dict) and event.get(MARKER) == SHOW
 
 
 @dataclass(frozen=True)
@@ -56,13 +68,40 @@ class RevertJob:
         return cls(event_id=event_id, denied_by=denied_by)
 
 
+@dataclass(frozen=True)
+class ShowJob:
+    """Edit the message of a change (or of a group, `g:<batch id>`) to show its state."""
+
+    event_id: str
+
+    def to_event(self) -> dict[str, str]:
+        return {MARKER: SHOW, "event_id": self.event_id}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ShowJob:
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise BadRevertEvent("show event without an event_id")
+        return cls(event_id=event_id)
+
+
+def is_own_event(event: Any) -> bool:
+    """An event this function sent itself (a revert or a handed-over edit)."""
+    return is_revert_event(event) or is_show_event(event)
+
+
+def job_from_event(event: dict[str, Any]) -> RevertJob | ShowJob:
+    """The job in one of this function's own events; BadRevertEvent if it is malformed."""
+    return RevertJob.from_event(event) if is_revert_event(event) else ShowJob.from_event(event)
+
+
 class SelfInvoker:
     """Starts a revert with an asynchronous Invoke (Lambda retries it on failure)."""
 
     def __init__(self, lambda_client: LambdaClient) -> None:
         self._lambda = lambda_client
 
-    def start(self, function_arn: str | None, job: RevertJob) -> None:
+    def start(self, function_arn: str | None, job: RevertJob | ShowJob) -> None:
         if not function_arn:
             raise InvokeFailed("no function ARN in the Lambda context to invoke")
         try:

@@ -52,6 +52,8 @@ def web_client(
     `resend_on_connection_error=False` drops slack_sdk's default resend after a lost
     connection: for posts, where Slack may have posted before the connection broke, a blind
     resend makes a second message; the detector looks for the first one instead.
+    `max_rate_limit_retries=0` never waits out a 429: the answer to a click cannot sleep
+    for a `Retry-After` (see `click_client`).
     """
     # urllib takes fractions of a second, whatever the annotation says
     client = WebClient(
@@ -59,8 +61,20 @@ def web_client(
     )
     if not resend_on_connection_error:
         client.retry_handlers.clear()
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries))
+    if max_rate_limit_retries > 0:
+        client.retry_handlers.append(
+            RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries)
+        )
     return client
+
+
+def click_client(settings: SlackSettings, credentials: SlackCredentials) -> WebClient:
+    """For the answer to a click: one attempt per call, no resend and no sleeping on a 429.
+    Anything that does not fit in Slack's 3 seconds is handed to an asynchronous
+    invocation, whose client (`web_client`) does retry."""
+    return web_client(
+        settings, credentials, max_rate_limit_retries=0, resend_on_connection_error=False
+    )
 
 
 class ChannelPoster:

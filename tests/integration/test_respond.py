@@ -31,6 +31,7 @@ from sandbox.clicks import SlackUser, block_actions_payload
 from sandbox.lambda_api import LambdaStandIn
 from sandbox.slack_api import PostedMessage, SlackStandIn
 from sgrevert import blocks, respond
+from sgrevert.deadline import ANSWER_BUDGET_SECONDS
 from sgrevert.errors import ConfigError
 from sgrevert.model import Change, ChangeRecord, Direction, Rule, SourceKind, State
 from sgrevert.responder import Responder
@@ -166,6 +167,8 @@ def api_event(
 ) -> dict[str, Any]:
     """API Gateway's proxy event for a POST of `body` (signed unless `headers` say otherwise)."""
     event = copy.deepcopy(load_event("apigw/slack_block_actions"))
+    # API Gateway stamps when it received the request; the answer's deadline counts from it.
+    event["requestContext"]["requestTimeEpoch"] = int(time.time() * 1000)
     signed = signature_headers(body) if headers is None else headers
     for name in ("X-Slack-Request-Timestamp", "X-Slack-Signature"):
         del event["headers"][name]
@@ -432,6 +435,106 @@ def test_given_slack_fails_the_first_edit_when_denied_then_the_revert_still_happ
     assert desk.store.require(record.event_id).state is State.REVERTED
     assert added[0].rule_id not in group.rule_ids()
     assert "1 rule revoked" in text_of(desk.message(record))
+
+
+# -- the answer within Slack's 3 seconds ------------------------------------------------------
+
+# A Slack answer that would take far longer than Slack waits for the click's answer, so
+# an ack that waited for it could not come in time however loaded the machine is.
+SLOW_SLACK_SECONDS = 20
+RATE_LIMITED_FOR_SECONDS = 30
+
+
+def timed_click(desk: Desk, record: ChangeRecord, user: SlackUser, action: str) -> float:
+    started = time.monotonic()
+    answer = desk.click(record, user, action)
+    elapsed = time.monotonic() - started
+    assert answer["statusCode"] == 200
+    return elapsed
+
+
+def chat_updates(slack: SlackStandIn) -> int:
+    return sum(1 for method, _ in slack.calls if method == "chat.update")
+
+
+def test_given_slack_is_slow_when_approved_then_the_ack_keeps_the_deadline_and_the_edit_follows(
+    desk: Desk, group: Group, slack: SlackStandIn, lambdas: LambdaStandIn
+) -> None:
+    record = desk.post(group.change(group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")))
+    slack.fail("chat.update", times=1, hang=SLOW_SLACK_SECONDS)
+
+    elapsed = timed_click(desk, record, ALICE, "approve")
+
+    assert elapsed < ANSWER_BUDGET_SECONDS + 0.4  # the click's edit gave up at the deadline
+    assert desk.store.require(record.event_id).state is State.APPROVED
+    lambdas.wait_idle()
+    assert [i.payload for i in lambdas.invocations] == [
+        {"sgrevert": "show", "event_id": record.event_id}
+    ]
+    assert "Approved by" in text_of(desk.message(record))
+    assert "approve" not in buttons(desk.message(record))
+
+
+def test_given_slack_rate_limits_when_approved_then_the_ack_never_sleeps_and_the_edit_follows(
+    desk: Desk, group: Group, slack: SlackStandIn, lambdas: LambdaStandIn
+) -> None:
+    record = desk.post(group.change(group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")))
+    slack.fail("chat.update", times=1, status=429, retry_after=RATE_LIMITED_FOR_SECONDS)
+
+    elapsed = timed_click(desk, record, ALICE, "approve")
+
+    assert elapsed < ANSWER_BUDGET_SECONDS  # waiting out Retry-After would take 30 s
+    assert chat_updates(slack) == 1  # one attempt on the click path, no retry
+    assert desk.store.require(record.event_id).state is State.APPROVED
+    lambdas.wait_idle()
+    assert chat_updates(slack) == 2
+    assert "Approved by" in text_of(desk.message(record))
+
+
+def test_given_slack_is_slow_when_denied_then_the_ack_keeps_the_deadline_and_the_revert_edits(
+    desk: Desk, group: Group, slack: SlackStandIn, lambdas: LambdaStandIn
+) -> None:
+    added = group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")
+    record = desk.post(group.change(added))
+    slack.fail("chat.update", times=1, hang=SLOW_SLACK_SECONDS)
+
+    elapsed = timed_click(desk, record, ALICE, "deny")
+
+    assert elapsed < ANSWER_BUDGET_SECONDS + 0.4
+    lambdas.wait_idle()
+    # the revert was started within the deadline, and its end edits the message
+    assert [i.payload["sgrevert"] for i in lambdas.invocations] == ["revert"]
+    assert desk.store.require(record.event_id).state is State.REVERTED
+    assert added[0].rule_id not in group.rule_ids()
+    assert "1 rule revoked" in text_of(desk.message(record))
+
+
+def test_given_no_time_is_left_when_a_click_is_answered_then_slack_is_not_called_but_it_stands(
+    desk: Desk, group: Group, slack: SlackStandIn, lambdas: LambdaStandIn
+) -> None:
+    record = desk.post(group.change(group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")))
+    # API Gateway received the click 2.6 s ago: the answer is already due
+    body = form(desk.payload(record, ALICE, "approve"))
+    event = api_event(body)
+    event["requestContext"]["requestTimeEpoch"] = int((time.time() - 2.6) * 1000)
+    calls_before = len(slack.calls)
+
+    answer = respond.handler(event, LambdaContext(FUNCTION))
+
+    assert answer["statusCode"] == 200
+    assert len(slack.calls) == calls_before  # nothing sent that could not be answered in time
+    assert desk.store.require(record.event_id).state is State.APPROVED
+    lambdas.wait_idle()
+    assert "Approved by" in text_of(desk.message(record))
+
+
+def test_given_a_handed_over_edit_for_an_unknown_change_when_run_then_nothing_is_shown(
+    env: None, slack: SlackStandIn
+) -> None:
+    result = respond.handler({"sgrevert": "show", "event_id": "no-such"}, LambdaContext(FUNCTION))
+
+    assert result == {"event_id": "no-such", "shown": False}
+    assert slack.updates == []
 
 
 # -- Approve, conflicts and refusals ---------------------------------------------------------
