@@ -78,7 +78,7 @@ def owners(bundle: Path) -> dict[Path, str]:
 
 def asset_size() -> None:
     started = time.perf_counter()
-    from infra.asset import LAMBDA_ROOT, PLATFORM, RUNTIME, PipBundling  # noqa: PLC0415
+    from infra.asset import ARCHITECTURE, LAMBDA_ROOT, PLATFORM, RUNTIME, PipBundling  # noqa: PLC0415
 
     imported = time.perf_counter() - started
     print(f"import infra.asset (aws_cdk, jsii and its node runtime): {imported:.1f} s")
@@ -99,7 +99,8 @@ def asset_size() -> None:
         archive = Path(shutil.make_archive(str(Path(tmp) / "asset"), "zip", root_dir=bundle))
         zipped = archive.stat().st_size
     print(
-        f"asset ({RUNTIME.name}, {PLATFORM}; pip install + copy: {built:.1f} s): "
+        f"asset ({RUNTIME.name} on {ARCHITECTURE.name}, wheels for {PLATFORM}; "
+        f"pip install + copy: {built:.1f} s): "
         f"{total:,} bytes = {total / MIB:.2f} MiB unzipped in {files:,} files"
     )
     own = sizes.pop(PACKAGE, 0)

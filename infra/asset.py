@@ -1,7 +1,7 @@
 """The one Lambda code asset both functions run: `lambdas/sgrevert` plus its requirements.
 
 Bundled on the machine running synth, without Docker: pip installs
-`lambdas/requirements.txt` as wheels built for the Lambda platform (manylinux, x86_64,
+`lambdas/requirements.txt` as wheels built for the Lambda platform (manylinux, arm64,
 the runtime's Python version), so the bundle is right whatever the build machine runs.
 Synth therefore needs PyPI (or the index in `PIP_INDEX_URL`), not AWS credentials.
 """
@@ -21,8 +21,8 @@ from aws_cdk import aws_lambda as lambda_
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambdas"
 PACKAGE = "sgrevert"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-ARCHITECTURE = lambda_.Architecture.X86_64
-PLATFORM = "manylinux2014_x86_64"  # must match ARCHITECTURE
+ARCHITECTURE = lambda_.Architecture.ARM_64  # Graviton: cheaper per GB-second, same code
+PLATFORM = "manylinux2014_aarch64"  # must match ARCHITECTURE: wheels built for arm64
 # Never part of the asset (and never part of its hash): caches and build leftovers.
 EXCLUDE = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/.pytest_cache", "**/.mypy_cache"]
 

@@ -49,6 +49,11 @@ def event_data_store_arn(scope: Construct, event_data_store: str, organization_a
     )
 
 
+def detector_concurrency(settings: Settings) -> int:
+    """What `reserve_concurrency` reserves: one scheduled run, plus the queue's batches."""
+    return SCHEDULED_CONCURRENCY + (QUEUE_CONCURRENCY if settings.detection.takes_events else 0)
+
+
 class Detector(Construct):
     def __init__(
         self,
@@ -81,7 +86,7 @@ class Detector(Construct):
         revert_function = self._revert_function_arn(settings)
         if revert_function:
             environment["REVERT_FUNCTION_ARN"] = revert_function
-        concurrency = SCHEDULED_CONCURRENCY + (QUEUE_CONCURRENCY if event_queue else 0)
+        concurrency = detector_concurrency(settings)
         self.handler = SgrevertFunction(
             self,
             "Handler",
@@ -91,8 +96,8 @@ class Detector(Construct):
             description="sgrevert detector: security-group changes to DynamoDB and Slack",
             environment=environment,
             timeout=TIMEOUT,
-            # Runs overlap safely, but more Lake runs only burn query slots (10 per account)
-            # and Slack's posting rate; the queue's invocations are capped by the mapping.
+            # Off by default: runs overlap safely (claims, conditional writes), and a
+            # reservation needs an account quota of 100 + reserved (README: Settings).
             reserved_concurrency=concurrency if settings.reserve_concurrency else None,
             log_retention=settings.log_retention,
         )

@@ -35,7 +35,9 @@ class Responder(Construct):
         asset: LambdaAsset,
         table: ChangeTable,
         secret: secretsmanager.ISecret,
+        hub_role_arn: str | None,
     ) -> None:
+        """`hub_role_arn`: the hub the stack created, or `settings.hub_role_arn`, or None."""
         super().__init__(scope, construct_id)
         environment = {
             "POWERTOOLS_SERVICE_NAME": "sgrevert-respond",
@@ -44,8 +46,8 @@ class Responder(Construct):
             "SLACK_API_URL": settings.slack_api_url,
             "SPOKE_ROLE_NAME": settings.spoke_role_name,
         }
-        if settings.hub_role_arn:
-            environment["HUB_ROLE_ARN"] = settings.hub_role_arn
+        if hub_role_arn:
+            environment["HUB_ROLE_ARN"] = hub_role_arn
         if settings.approvers:
             environment["APPROVERS"] = ",".join(settings.approvers)
 
@@ -93,13 +95,16 @@ class Responder(Construct):
                 resources=[self.handler.arn],
             )
         )
-        self.assumable_roles = self._assumable_roles(settings)
+        self.assumable_roles = self._assumable_roles(settings, hub_role_arn)
         function.add_to_role_policy(
             iam.PolicyStatement(
-                sid="AssumeRevertRole", actions=["sts:AssumeRole"], resources=self.assumable_roles
+                sid="AssumeRevertRole",
+                # the session names who decided (SourceIdentity); see sgrevert.roles
+                actions=["sts:AssumeRole", "sts:SetSourceIdentity"],
+                resources=self.assumable_roles,
             )
         )
-        if not settings.hub_role_arn:
+        if not hub_role_arn:
             nag.acknowledge(
                 self.handler.role,
                 "AwsSolutions-IAM5",
@@ -123,10 +128,10 @@ class Responder(Construct):
             "organizations:DescribeOrganization (read-only) supports no resource ARN",
         )
 
-    def _assumable_roles(self, settings: Settings) -> list[str]:
+    def _assumable_roles(self, settings: Settings, hub_role_arn: str | None) -> list[str]:
         """Least privilege: the hub role when there is one, else the spoke role anywhere."""
-        if settings.hub_role_arn:
-            return [settings.hub_role_arn]
+        if hub_role_arn:
+            return [hub_role_arn]
         return [
             cdk.Stack.of(self).format_arn(
                 service="iam",

@@ -36,6 +36,8 @@ _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
 _ORGANIZATION = re.compile(r"^o-[a-z0-9]{10,32}$")
 _OU = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
 _CALL_AS = ("DELEGATED_ADMIN", "SELF")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_OPERATOR_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/*-]+$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _RETENTION: dict[int, logs.RetentionDays] = {
@@ -128,9 +130,22 @@ KEYS: tuple[Key, ...] = (
         "with the detector's own role (delegated administrator)",
     ),
     Key(
+        "hub_role_name",
+        None,
+        "create the hub role in this stack under this name: the role the spokes trust, "
+        "assumed by the responder and the operator_role_arns; unset: see hub_role_arn",
+    ),
+    Key(
         "hub_role_arn",
         None,
-        "role the responder assumes before the spoke role; unset: assume spoke roles directly",
+        "a hub role you manage yourself, instead of hub_role_name; with neither, the "
+        "responder assumes the spoke roles directly",
+    ),
+    Key(
+        "operator_role_arns",
+        (),
+        "roles allowed to assume the hub role this stack creates, for the break-glass "
+        "`sgrevert revert` (list or comma-separated; * allowed in the name)",
     ),
     Key(
         "spoke_role_name",
@@ -153,8 +168,9 @@ KEYS: tuple[Key, ...] = (
     Key("stack_name", "sgrevert", "the application's CloudFormation stack"),
     Key(
         "reserve_concurrency",
-        True,
-        "reserve concurrency: 1 for the detector (3 with EventBridge), 10 for the responder",
+        False,
+        "reserve concurrency: 1 for the detector (3 with EventBridge), 10 for the responder; "
+        "needs an account concurrency quota of 100 + the reservations",
     ),
     Key("log_retention_days", 365, "retention of the functions' and the API's logs"),
     Key("alarm_topic_arn", None, "existing SNS topic the alarms notify; unset: alarms only"),
@@ -183,7 +199,9 @@ class Settings:
     target_regions: tuple[str, ...]
     stack_set_call_as: str
     lake_read_role_arn: str | None
+    hub_role_name: str | None
     hub_role_arn: str | None
+    operator_role_arns: tuple[str, ...]
     spoke_role_name: str
     approvers: tuple[str, ...]
     schedule_minutes: int
@@ -209,6 +227,10 @@ class Settings:
         if self.account is None and self.region is None:
             return None
         return cdk.Environment(account=self.account, region=self.region)
+
+    @property
+    def creates_hub(self) -> bool:
+        return self.hub_role_name is not None
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -253,7 +275,14 @@ class _Reader:
             "lake_read_role_arn": self._text(
                 "lake_read_role_arn", runtime.ROLE_ARN_PATTERN, "an IAM role ARN"
             ),
+            "hub_role_name": self._text("hub_role_name", _ROLE_NAME, "an IAM role name"),
             "hub_role_arn": self._text("hub_role_arn", runtime.ROLE_ARN_PATTERN, "an IAM role ARN"),
+            "operator_role_arns": self._list(
+                "operator_role_arns",
+                _OPERATOR_ROLE,
+                "IAM role ARNs (arn:aws:iam::222222222222:role/SecurityAdmin; * allowed in the "
+                "name)",
+            ),
             "spoke_role_name": self._text(
                 "spoke_role_name",
                 runtime.ROLE_NAME_PATTERN,
@@ -283,6 +312,12 @@ class _Reader:
         }
         self._require_for(detection, "organization_account_id", "event_data_store", lake=True)
         self._require_for(detection, "organization_id", "target_ous", "target_regions", lake=False)
+        if values["hub_role_name"] and values["hub_role_arn"]:
+            self._fail(
+                "hub_role_arn",
+                "set hub_role_name (the stack creates the hub) or hub_role_arn (your own), "
+                "not both",
+            )
         if (
             values["detector_function_name"]
             and values["detector_function_name"] == values["responder_function_name"]

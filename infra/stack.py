@@ -10,10 +10,12 @@ from constructs import Construct
 from infra.api import SlackApi
 from infra.asset import LambdaAsset
 from infra.detector import TIMEOUT as DETECTOR_TIMEOUT
-from infra.detector import Detector
+from infra.detector import Detector, detector_concurrency
 from infra.event_intake import EventIntake
 from infra.forwarders import ForwarderStackSet
+from infra.hub import HubRole
 from infra.monitoring import Monitoring
+from infra.responder import RESERVED_CONCURRENCY as RESPONDER_CONCURRENCY
 from infra.responder import Responder
 from infra.secret import SlackSecret
 from infra.settings import Settings
@@ -44,6 +46,18 @@ class SgrevertStack(cdk.Stack):
             secret=self.secret,
             event_queue=self.intake.queue if self.intake else None,
         )
+        self.hub = (
+            HubRole(
+                self,
+                "Hub",
+                role_name=str(settings.hub_role_name),
+                responder_role_name=settings.responder_function_name,
+                operator_role_arns=settings.operator_role_arns,
+                spoke_role_name=settings.spoke_role_name,
+            )
+            if settings.creates_hub
+            else None
+        )
         self.responder = Responder(
             self,
             "Responder",
@@ -51,6 +65,7 @@ class SgrevertStack(cdk.Stack):
             asset=asset,
             table=self.changes,
             secret=self.secret,
+            hub_role_arn=self.hub.role_arn if self.hub else settings.hub_role_arn,
         )
         self.api = SlackApi(
             self,
@@ -78,12 +93,40 @@ class SgrevertStack(cdk.Stack):
             value=self.api.url,
             description="Request URL for the Slack app's interactivity (slack-app-manifest.yml)",
         )
+        if self.hub:
+            cdk.CfnOutput(
+                self,
+                "HubRoleArn",
+                value=self.hub.role_arn,
+                description="The spoke roles trust this role (TrustedRoleArn of the spoke "
+                "StackSet); operators assume it for `sgrevert revert` (HUB_ROLE_ARN)",
+            )
+        self._warn(settings)
         cdk.CfnOutput(
             self,
             "SlackSecretArn",
             value=self.secret.secret_arn,
             description="Store bot_token and signing_secret here (README: filling the secret)",
         )
+
+    def _warn(self, settings: Settings) -> None:
+        """Settings that are valid but likely to bite, shown by synth and deploy."""
+        notes = cdk.Annotations.of(self)
+        if settings.reserve_concurrency:
+            reserved = RESPONDER_CONCURRENCY + detector_concurrency(settings)
+            notes.add_warning_v2(
+                "sgrevert:reserve-concurrency",
+                f"reserve_concurrency reserves {reserved} executions; Lambda keeps 100 of an "
+                f"account's concurrency unreserved, so the deploy fails unless the account's "
+                f"quota is at least {reserved + 100} (new accounts often have 10 or 50: see "
+                "Service Quotas, 'Concurrent executions')",
+            )
+        if settings.operator_role_arns and not settings.creates_hub:
+            notes.add_warning_v2(
+                "sgrevert:operator-roles",
+                "operator_role_arns only shape the hub role this stack creates (hub_role_name); "
+                "with hub_role_arn, add the operators to that role's trust policy yourself",
+            )
 
     def _event_intake(self, settings: Settings) -> EventIntake:
         """The central bus and queue, and the StackSet that points the organization at it."""

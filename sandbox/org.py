@@ -132,11 +132,14 @@ def account_session(
     )
 
 
-def _trust(principal: dict[str, str]) -> str:
+def _trust(principal: dict[str, str], *, source_identity: bool = False) -> str:
+    """`source_identity`: the role is part of the revert chain, whose sessions carry who
+    decided (sgrevert.roles), so its trust allows sts:SetSourceIdentity as AWS needs."""
+    action = ["sts:AssumeRole", "sts:SetSourceIdentity"] if source_identity else "sts:AssumeRole"
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+            "Statement": [{"Effect": "Allow", "Principal": principal, "Action": action}],
         }
     )
 
@@ -274,7 +277,7 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
         RESPOND_ROLE,
         lambda_trust,
         _policy(
-            _allow(["sts:AssumeRole"], hub_role_arn),
+            _allow(["sts:AssumeRole", "sts:SetSourceIdentity"], hub_role_arn),
             _allow(
                 ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                 f"arn:aws:dynamodb:{HOME_REGION}:{security}:table/*",
@@ -289,8 +292,10 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
     _create_role(
         iam,
         HUB_ROLE,
-        _trust({"AWS": respond_role_arn}),
-        _policy(_allow(["sts:AssumeRole"], f"arn:aws:iam::*:role/{SPOKE_ROLE}")),
+        _trust({"AWS": respond_role_arn}, source_identity=True),
+        _policy(
+            _allow(["sts:AssumeRole", "sts:SetSourceIdentity"], f"arn:aws:iam::*:role/{SPOKE_ROLE}")
+        ),
         "the one role spoke roles trust; the responder assumes it first",
     )
 
@@ -320,7 +325,7 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
         _create_role(
             member_iam,
             SPOKE_ROLE,
-            _trust({"AWS": hub_role_arn}),
+            _trust({"AWS": hub_role_arn}, source_identity=True),
             _policy(
                 _allow(
                     [

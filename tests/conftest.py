@@ -7,18 +7,22 @@ variables (`AWS_ENDPOINT_URL_CLOUDTRAIL`, ...) pointing at the sandbox stand-ins
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import boto3
 import pytest
 import requests
 from aws_lambda_powertools.utilities import parameters
 from moto.dynamodb.models import DynamoDBBackend
+from moto.moto_api import recorder
 from moto.server import ThreadedMotoServer
 
 from sgrevert import store
@@ -97,3 +101,33 @@ def atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         monkeypatch.setattr(DynamoDBBackend, name, serialized(getattr(DynamoDBBackend, name)))
+
+
+@pytest.fixture
+def assume_role_requests(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], list[dict[str, str]]]]:
+    """The AssumeRole requests moto received during the test, field by field as sent.
+
+    moto answers `SourceIdentity` without keeping it, so the requests are read from moto's
+    own request recorder (in this process, like the server): what the client really sent."""
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto-recording.jsonl"))
+    recorder.reset_recording()
+    recorder.start_recording()
+
+    def read() -> list[dict[str, str]]:
+        requests_seen = []
+        for line in Path(recorder._location).read_text().splitlines():
+            entry = json.loads(line)
+            body = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode()
+            fields = dict(parse_qsl(body))
+            if fields.get("Action") == "AssumeRole":
+                requests_seen.append(fields)
+        return requests_seen
+
+    try:
+        yield read
+    finally:
+        recorder.stop_recording()

@@ -1,8 +1,13 @@
 """Role chain adapter: from this function's role to the spoke role in a change's account.
 
-Hub first (when configured), then `arn:<partition>:iam::<account>:role/<spoke>`; each hop
-is tagged with a session name saying who denied the change, so the revoke shows up in
-the member account's CloudTrail under that name.
+Hub first (when configured), then `arn:<partition>:iam::<account>:role/<spoke>`. The chain
+carries who decided twice over, so a member account's CloudTrail shows it on every call:
+- the STS `SourceIdentity` (`slack=U0123ABCD`, `cli=alice@example.com`, `policy=<rule>`,
+  `expiry=U0123ABCD`), set on the first hop; STS keeps it through role chaining and it
+  cannot be changed afterwards, so no later hop can hide who asked. Every role of the
+  chain must allow `sts:SetSourceIdentity` in its trust policy;
+- the session name `sgrevert-denied-by-<who>`, which the detector's default ignore rule
+  recognises as sgrevert's own revokes.
 """
 
 from __future__ import annotations
@@ -19,17 +24,56 @@ from sgrevert.revert import assume_role_failure
 if TYPE_CHECKING:
     from mypy_boto3_organizations.client import OrganizationsClient
     from mypy_boto3_sts.client import STSClient
-    from mypy_boto3_sts.type_defs import CredentialsTypeDef
+    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef, CredentialsTypeDef
 
 SESSION_SECONDS = 900  # the shortest STS allows; a revert takes seconds
-_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]")  # what STS accepts in RoleSessionName
-_SESSION_NAME_MAX = 64
+# What STS accepts in RoleSessionName and SourceIdentity: ASCII only (`\w` alone would
+# let "ü" through, which STS refuses).
+_STS_FORBIDDEN = re.compile(r"[^\w+=,.@-]", re.ASCII)
+_STS_MAX = 64  # both names
+SESSION_PREFIX = "sgrevert-denied-by-"
+# How a recorded decider (`ChangeRecord.decided_by`) names its kind; a bare id is Slack's.
+_KINDS = ("cli", "policy", "expiry", "slack")
+
+
+def decider_parts(decided_by: str) -> tuple[str, str]:
+    """`("slack", "U0ALICE")`, `("cli", "alice@example.com")`, `("policy", rule)`, ...
+
+    A CLI operator is recorded with their whole ARN; the part that names the person is
+    its last segment (an IAM user's name, or an assumed role's session name, which for
+    IAM Identity Center is the user name)."""
+    kind, colon, who = decided_by.strip().partition(":")
+    if not colon or kind not in _KINDS:
+        return "slack", decided_by.strip()
+    if kind == "cli":
+        who = principal_name(who)
+    return kind, who
+
+
+def principal_name(arn: str) -> str:
+    """`arn:aws:sts::1:assumed-role/Admin/alice@example.com` -> `alice@example.com`."""
+    resource = arn.split(":", 5)[-1]
+    return resource.rsplit("/", 1)[-1] or arn
+
+
+def _sts_text(text: str) -> str:
+    return _STS_FORBIDDEN.sub("-", text)
 
 
 def session_name(denied_by: str) -> str:
-    """`sgrevert-denied-by-<who>`, cut down to STS's charset and 64 characters."""
-    who = _SESSION_NAME_CHARS.sub("-", denied_by.strip()) or "unknown"
-    return f"sgrevert-denied-by-{who}"[:_SESSION_NAME_MAX]
+    """`sgrevert-denied-by-<who>`: STS's charset, 64 characters, the person kept whole as
+    far as the room allows (`U0ALICE`, `cli-alice@example.com`, `policy-<rule>`)."""
+    kind, who = decider_parts(denied_by)
+    who = _sts_text(who) or "unknown"
+    who = who if kind == "slack" else f"{kind}-{who}"
+    return f"{SESSION_PREFIX}{who}"[:_STS_MAX]
+
+
+def source_identity(denied_by: str) -> str:
+    """`slack=U0ALICE`, `cli=alice@example.com`, `policy=<rule>`, `expiry=U0ALICE`: who
+    decided, in the STS charset (no `:` there, hence `=`), 2 to 64 characters."""
+    kind, who = decider_parts(denied_by)
+    return f"{kind}={_sts_text(who) or 'unknown'}"[:_STS_MAX]
 
 
 def spoke_role_arn(partition: str, account: str, role_name: str) -> str:
@@ -50,12 +94,14 @@ class RoleChain:
     ) -> boto3.Session:
         """A session in `account`'s spoke role for `region`. RevertFailed if any hop fails."""
         name = session_name(denied_by)
+        identity: str | None = source_identity(denied_by)
         sts = self._sts
         if self._hub_role_arn:
-            hub = _assume(sts, self._hub_role_arn, name)
+            hub = _assume(sts, self._hub_role_arn, name, identity)
             sts = aws.client("sts", _session(hub, sts.meta.region_name))
-        spoke = _assume(sts, spoke_role_arn(partition, account, self._spoke_role_name), name)
-        return _session(spoke, region)
+            identity = None  # set once: STS carries it on to the spoke session
+        spoke_arn = spoke_role_arn(partition, account, self._spoke_role_name)
+        return _session(_assume(sts, spoke_arn, name, identity), region)
 
 
 def management_account(organizations: OrganizationsClient) -> str | None:
@@ -70,11 +116,16 @@ def management_account(organizations: OrganizationsClient) -> str | None:
         return None
 
 
-def _assume(sts: STSClient, role_arn: str, name: str) -> CredentialsTypeDef:
+def _assume(sts: STSClient, role_arn: str, name: str, identity: str | None) -> CredentialsTypeDef:
+    request: AssumeRoleRequestTypeDef = {
+        "RoleArn": role_arn,
+        "RoleSessionName": name,
+        "DurationSeconds": SESSION_SECONDS,
+    }
+    if identity is not None:
+        request["SourceIdentity"] = identity
     try:
-        return sts.assume_role(
-            RoleArn=role_arn, RoleSessionName=name, DurationSeconds=SESSION_SECONDS
-        )["Credentials"]
+        return sts.assume_role(**request)["Credentials"]
     except ClientError as error:
         details = error.response.get("Error", {})
         raise assume_role_failure(

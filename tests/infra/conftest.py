@@ -3,14 +3,16 @@
 Asset bundling is skipped (`aws:cdk:bundling-stacks` = []): the templates do not depend
 on it, and pip would otherwise run on every synth. `test_bundling.py` bundles once.
 
-- `pipeline`: cdk.json as shipped (hub role, Lake read role, detection by both Lake and
-  EventBridge): the pipeline stack and the application stage it deploys.
+- `pipeline`: cdk.json as shipped (the hub role created in the stack with an operator
+  role, Lake read role, detection by both Lake and EventBridge): the pipeline stack and
+  the application stage it deploys.
 - `direct`: `direct=true` and the other branch of every choice (no hub role, no Lake
   read role, approvers, an alarm topic, no reserved concurrency, a spoke role path, an
   event data store ARN, a 5-minute schedule, 30-day logs, another table name, Lake alone,
   a policy that reverts critical changes without a click).
 - `eventbridge`: `direct=true`, EventBridge alone, no Lake setting at all, the StackSet
-  created by the management account itself.
+  created by the management account itself, a hub role managed outside the stack, and
+  reserved concurrency.
 All run cdk-nag, so synth itself fails on any unacknowledged finding.
 """
 
@@ -36,9 +38,12 @@ CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["conte
 # templates), minus asset bundling.
 SYNTH_CONTEXT = {"aws:cdk:bundling-stacks": [], "aws:cdk:enable-path-metadata": True}
 
+EXTERNAL_HUB = "arn:aws:iam::222222222222:role/sgrevert-hub"
+
 DIRECT_OVERRIDES: dict[str, Any] = {
     "direct": "true",
-    "hub_role_arn": "",
+    "hub_role_name": "",
+    "operator_role_arns": "",
     "lake_read_role_arn": "",
     "approvers": "U0123ABCD,U0456EFGH",
     "alarm_topic_arn": "arn:aws:sns:eu-west-1:222222222222:security-alarms",
@@ -63,6 +68,10 @@ EVENTBRIDGE_OVERRIDES: dict[str, Any] = {
     "target_regions": "eu-central-1",
     "stack_set_call_as": "SELF",
     "stack_name": "sgrevert-realtime",
+    "hub_role_name": "",
+    "operator_role_arns": "",
+    "hub_role_arn": EXTERNAL_HUB,
+    "reserve_concurrency": "true",
 }
 
 
@@ -175,6 +184,13 @@ def role_statements(template: dict[str, Any], role_logical_id: str) -> list[dict
 def actions(statement: dict[str, Any]) -> list[str]:
     value = statement.get("Action", [])
     return [value] if isinstance(value, str) else list(value)
+
+
+def named_role(template: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
+    for logical_id, resource in resources(template, "AWS::IAM::Role").items():
+        if resource["Properties"].get("RoleName") == name:
+            return logical_id, resource
+    raise KeyError(name)
 
 
 def function_role(template: dict[str, Any], name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from sgrevert import store
 from sgrevert.detector import STUCK_REVERT_AFTER
 from sgrevert.settings import Detection, DetectSettings, RespondSettings
-from tests.infra.conftest import Synthesized, function, only, resources, under
+from tests.infra.conftest import Synthesized, function, named_role, only, resources, under
 
 EXPECTED_TYPES = {
     "AWS::DynamoDB::Table": 1,
@@ -18,8 +19,8 @@ EXPECTED_TYPES = {
     "AWS::Lambda::Function": 2,
     "AWS::Lambda::EventInvokeConfig": 2,
     "AWS::Lambda::EventSourceMapping": 1,  # the event queue -> detector
-    "AWS::IAM::Role": 3,  # two functions, API Gateway's logging role
-    "AWS::IAM::Policy": 2,
+    "AWS::IAM::Role": 4,  # two functions, API Gateway's logging role, the hub
+    "AWS::IAM::Policy": 3,  # the hub role's among them
     "AWS::Logs::LogGroup": 3,  # two functions, API access logs
     "AWS::Events::Rule": 2,  # the detector's schedule, the central bus -> event queue
     "AWS::Events::EventBus": 1,
@@ -120,7 +121,11 @@ def test_no_secret_reaches_an_environment_variable(app_template: dict[str, Any])
         assert not [v for v in variables.values() if isinstance(v, str) and v.startswith("xox")], (
             logical_id
         )
-        assert "Fn::GetAtt" not in str(variables), "no dynamic secret reference in env"
+        # the only attribute an environment takes is the hub role's ARN, never a secret's
+        attributes = {
+            name for name, value in variables.items() if "Fn::GetAtt" in json.dumps(value)
+        }
+        assert attributes <= {"HUB_ROLE_ARN"}, "no dynamic secret reference in env"
 
 
 # -- functions ---------------------------------------------------------------------------
@@ -132,6 +137,7 @@ def _runtime_env(variables: dict[str, Any]) -> dict[str, str]:
         "TABLE_NAME": "secgrouprequests",
         "SLACK_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:222222222222:secret:sgrevert/slack-AbC123",
         "REVERT_FUNCTION_ARN": "arn:aws:lambda:eu-west-1:222222222222:function:revertsg-2",
+        "HUB_ROLE_ARN": "arn:aws:iam::222222222222:role/sgrevert-hub",
     }
     return {k: v if isinstance(v, str) else placeholders[k] for k, v in variables.items()}
 
@@ -140,7 +146,7 @@ def test_the_functions_share_one_python_asset(app_template: dict[str, Any]) -> N
     functions = resources(app_template, "AWS::Lambda::Function").values()
 
     assert {f["Properties"]["Runtime"] for f in functions} == {"python3.13"}
-    assert {f["Properties"]["Architectures"][0] for f in functions} == {"x86_64"}
+    assert {f["Properties"]["Architectures"][0] for f in functions} == {"arm64"}
     assert len({f["Properties"]["Code"]["S3Key"] for f in functions}) == 1
 
 
@@ -150,8 +156,8 @@ def test_the_detector_function(app_template: dict[str, Any]) -> None:
     props = fn["Properties"]
     assert props["Handler"] == "sgrevert.detect.handler"
     assert props["Timeout"] == 300
-    # One scheduled run, plus the event queue mapping's two concurrent batches
-    assert props["ReservedConcurrentExecutions"] == 3
+    # No reservation by default: it needs an account quota of 100 + the reservation
+    assert "ReservedConcurrentExecutions" not in props
     # What the detector itself will accept at cold start
     settings = DetectSettings.from_env(_runtime_env(props["Environment"]["Variables"]))
     assert settings.channel_id == "C0123ABCDEF"
@@ -168,8 +174,12 @@ def test_the_responder_function(app_template: dict[str, Any]) -> None:
     props = fn["Properties"]
     assert props["Handler"] == "sgrevert.respond.handler"
     assert 3 < props["Timeout"] <= 60  # ack path well under API Gateway's 29 s; async revert
-    assert props["ReservedConcurrentExecutions"] == 10
-    settings = RespondSettings.from_env(_runtime_env(props["Environment"]["Variables"]))
+    assert "ReservedConcurrentExecutions" not in props
+    variables = props["Environment"]["Variables"]
+    # the hub role the stack creates
+    hub_id, _ = named_role(app_template, "sgrevert-hub")
+    assert variables["HUB_ROLE_ARN"] == {"Fn::GetAtt": [hub_id, "Arn"]}
+    settings = RespondSettings.from_env(_runtime_env(variables))
     assert settings.hub_role_arn == "arn:aws:iam::222222222222:role/sgrevert-hub"
     assert settings.spoke_role_name == "spoke-001"
     assert settings.approvers == frozenset()

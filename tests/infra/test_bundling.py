@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from infra.asset import EXCLUDE, LAMBDA_ROOT, PLATFORM, RUNTIME, PipBundling
+from infra.asset import ARCHITECTURE, EXCLUDE, LAMBDA_ROOT, PLATFORM, RUNTIME, PipBundling
 
 
 def test_local_bundling_builds_the_lambda_asset(tmp_path: Path) -> None:
@@ -32,6 +32,16 @@ def test_local_bundling_builds_the_lambda_asset(tmp_path: Path) -> None:
     }
     for name, version in pins.items():
         assert (tmp_path / f"{name}-{version}.dist-info").is_dir(), name
+    # and every wheel runs on the functions' Graviton (arm64) processors
+    assert ARCHITECTURE.name == "arm64"
+    tags = [
+        line.removeprefix("Tag: ").strip()
+        for wheel in tmp_path.glob("*.dist-info/WHEEL")
+        for line in wheel.read_text().splitlines()
+        if line.startswith("Tag: ")
+    ]
+    assert tags
+    assert all(tag.endswith("-any") or "aarch64" in tag for tag in tags), tags
 
 
 def test_caches_and_build_leftovers_do_not_change_the_asset(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from tests.infra.conftest import (
     actions,
     function,
     function_role,
+    named_role,
     only,
     resources,
     role_statements,
@@ -19,6 +20,9 @@ from tests.infra.conftest import (
 
 HUB = "arn:aws:iam::222222222222:role/sgrevert-hub"
 LAKE_READER = "arn:aws:iam::111111111111:role/sgrevert-lake-read"
+SPOKE_001_ANYWHERE = {
+    "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::*:role/spoke-001"]]
+}
 SPOKE_ANYWHERE = {
     "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::*:role/security/spoke-001"]]
 }
@@ -90,10 +94,29 @@ def test_role_assumption_is_only_on_configured_roles(app_template: dict[str, Any
     }
 
     # With a hub role, the responder may assume only the hub (which alone reaches spokes)
-    assert assumed == {"detector": [LAKE_READER], "responder": [HUB]}
-    # and no other identity policy (trust policies, with a Principal, aside) grants it
+    hub_id, _ = named_role(app_template, "sgrevert-hub")
+    assert assumed == {"detector": [LAKE_READER], "responder": [{"Fn::GetAtt": [hub_id, "Arn"]}]}
+    # and no other identity policy (trust policies, with a Principal, aside) grants it but
+    # the hub's own, which reaches the spoke role by name
     every = statements_with(all_policy_statements(app_template), "sts:AssumeRole")
-    assert len([s for s in every if "Principal" not in s]) == 2
+    others = [s for s in every if "Principal" not in s]
+    assert len(others) == 3
+    (hub,) = statements_with(role_statements(app_template, hub_id), "sts:AssumeRole")
+    assert hub["Resource"] == SPOKE_001_ANYWHERE
+
+
+def test_an_external_hub_role_is_the_only_role_the_responder_assumes(
+    eventbridge_template: dict[str, Any],
+) -> None:
+    responder = role_statements(
+        eventbridge_template, function_role(eventbridge_template, "revertsg-2")
+    )
+
+    (assume,) = statements_with(responder, "sts:AssumeRole")
+    assert assume["Resource"] == HUB
+    assert set(actions(assume)) == {"sts:AssumeRole", "sts:SetSourceIdentity"}
+    with pytest.raises(KeyError):
+        named_role(eventbridge_template, "sgrevert-hub")  # yours, not the stack's
 
 
 def test_without_hub_and_reader_roles(direct_template: dict[str, Any]) -> None:

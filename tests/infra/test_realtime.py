@@ -162,10 +162,21 @@ def test_the_detector_consumes_the_queue_in_batches_with_partial_failures(
     assert props["BatchSize"] == 10
     assert props["MaximumBatchingWindowInSeconds"] == 5
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    # The mapping never takes the reserved slot of the scheduled run
     concurrency = props["ScalingConfig"]["MaximumConcurrency"]
     assert concurrency == 2
+    assert "ReservedConcurrentExecutions" not in detector["Properties"]  # off by default
+
+
+def test_with_reserved_concurrency_the_queue_never_takes_the_scheduled_runs_slot(
+    eventbridge_template: dict[str, Any],
+) -> None:
+    _, detector = function(eventbridge_template, "revertsg-1")
+    _, responder = function(eventbridge_template, "revertsg-2")
+    _, mapping = only(eventbridge_template, "AWS::Lambda::EventSourceMapping")
+
+    concurrency = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
     assert detector["Properties"]["ReservedConcurrentExecutions"] == concurrency + 1
+    assert responder["Properties"]["ReservedConcurrentExecutions"] == 10
 
 
 def test_alarms_on_dead_letters_and_on_a_queue_falling_behind(

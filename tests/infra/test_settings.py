@@ -51,8 +51,10 @@ def test_defaults_fill_everything_but_the_required_keys() -> None:
     assert result.stack_name == "sgrevert"
     assert result.approvers == ()
     assert result.hub_role_arn is None
+    assert result.hub_role_name is None
+    assert result.operator_role_arns == ()
     assert result.lake_read_role_arn is None
-    assert result.reserve_concurrency is True
+    assert result.reserve_concurrency is False
     assert result.log_retention_days == 365
     assert result.direct is False
     assert result.env is None  # environment-agnostic: synth needs no credentials
@@ -61,7 +63,9 @@ def test_defaults_fill_everything_but_the_required_keys() -> None:
 def test_the_shipped_cdk_json_is_valid() -> None:
     result = Settings.from_context(CDK_CONTEXT)
 
-    assert result.hub_role_arn and result.lake_read_role_arn
+    assert result.hub_role_name == "sgrevert-hub" and result.creates_hub
+    assert result.hub_role_arn is None
+    assert result.operator_role_arns and result.lake_read_role_arn
     assert result.direct is False
 
 
@@ -100,6 +104,9 @@ def test_every_problem_is_reported_at_once() -> None:
         ("slack_channel_id", "#security"),
         ("lake_read_role_arn", "arn:aws:iam::111111111111:user/alice"),
         ("hub_role_arn", "sgrevert-hub"),
+        ("hub_role_name", "security/sgrevert hub"),
+        ("operator_role_arns", "arn:aws:iam::222222222222:user/alice"),
+        ("operator_role_arns", ["arn:aws:iam::2222:role/Admin"]),
         ("spoke_role_name", "bad role"),
         ("schedule_minutes", "ten"),
         ("schedule_minutes", 0),
@@ -119,6 +126,29 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_a_malformed_value_is_named(key: str, value: Any) -> None:
     with pytest.raises(SettingsError, match=rf"{key}: .* is malformed"):
         settings(**{key: value})
+
+
+def test_a_created_and_an_external_hub_role_exclude_each_other() -> None:
+    with pytest.raises(SettingsError, match=r"hub_role_arn: set hub_role_name .* not both"):
+        settings(
+            hub_role_name="sgrevert-hub",
+            hub_role_arn="arn:aws:iam::222222222222:role/sgrevert-hub",
+        )
+
+
+def test_operator_roles_may_use_wildcards_for_identity_center_roles() -> None:
+    result = settings(
+        hub_role_name="sgrevert-hub",
+        operator_role_arns="arn:aws:iam::222222222222:role/aws-reserved/sso.amazonaws.com/*/"
+        "AWSReservedSSO_SecurityAdmin_*, arn:aws:iam::333333333333:role/BreakGlass",
+    )
+
+    assert result.creates_hub
+    assert result.operator_role_arns == (
+        "arn:aws:iam::222222222222:role/aws-reserved/sso.amazonaws.com/*/"
+        "AWSReservedSSO_SecurityAdmin_*",
+        "arn:aws:iam::333333333333:role/BreakGlass",
+    )
 
 
 def test_function_names_must_differ() -> None:

@@ -14,7 +14,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -217,6 +217,7 @@ def access_denied(stubber: Stubber, role_arn: str) -> None:
             "RoleArn": role_arn,
             "RoleSessionName": "sgrevert-denied-by-U0ALICE",
             "DurationSeconds": 900,
+            "SourceIdentity": "slack=U0ALICE",  # the first hop sets it
         },
     )
 
@@ -255,6 +256,39 @@ def test_given_a_member_account_change_when_denied_then_exactly_its_rules_are_re
         (HUB_ROLE_ARN, "sgrevert-denied-by-U0ALICE"),
         (SPOKE_ROLE_ARN, "sgrevert-denied-by-U0ALICE"),
     } <= assumed_roles(aws)
+
+
+@pytest.mark.parametrize("hub", [True, False], ids=["hub then spoke", "spoke directly"])
+def test_given_a_deny_when_reverted_then_every_session_of_the_chain_carries_who_denied(
+    desk: Desk,
+    group: Group,
+    lambdas: LambdaStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    assume_role_requests: Callable[[], list[dict[str, str]]],
+    hub: bool,
+) -> None:
+    if not hub:
+        monkeypatch.delenv("HUB_ROLE_ARN")
+    added = group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")
+    record = desk.post(group.change(added))
+    setup = len(assume_role_requests())  # the test's own role for making the group
+
+    desk.click(record, ALICE, "deny")
+    lambdas.wait_idle()
+
+    assert desk.store.require(record.event_id).state is State.REVERTED
+    chain = [
+        (r["RoleArn"], r["RoleSessionName"], r.get("SourceIdentity"))
+        for r in assume_role_requests()[setup:]
+    ]
+    # SourceIdentity is set on the first hop only: STS carries it through the chain into
+    # every CloudTrail record of the spoke session, and refuses to change it.
+    expected = [(SPOKE_ROLE_ARN, "sgrevert-denied-by-U0ALICE", None)]
+    if hub:
+        expected.insert(0, (HUB_ROLE_ARN, "sgrevert-denied-by-U0ALICE", "slack=U0ALICE"))
+    else:
+        expected = [(SPOKE_ROLE_ARN, "sgrevert-denied-by-U0ALICE", "slack=U0ALICE")]
+    assert chain == expected
 
 
 def test_given_an_egress_change_when_denied_then_only_that_egress_rule_is_revoked(
