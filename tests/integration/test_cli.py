@@ -10,7 +10,7 @@ import copy
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -255,6 +255,43 @@ def test_given_a_pending_change_when_reverted_with_yes_then_its_rules_go_and_the
     # could only go through the role chain (moto's STS scopes credentials to the role's account).
     [update] = slack.updates
     assert "from the CLI" in json.dumps(update.blocks)
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_an_operator_when_reverting_then_the_chain_is_the_documented_one(
+    change_store: ChangeStore,
+    assume_role_requests: Callable[[], list[dict[str, str]]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a pending change, and the operator's own credentials (moto's caller)
+    group = Group.create()
+    added = group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")
+    change = group.change(added)
+    change_store.record_new(change, NOW)
+    operator = boto3.client("sts").get_caller_identity()["Arn"]
+    name = operator.rsplit("/", 1)[-1]
+    setup = len(assume_role_requests())
+
+    # When they revert it from the CLI
+    assert main(["revert", change.event_id, "--yes"]) == EXIT_OK
+
+    # Then they assumed the hub (HUB_ROLE_ARN), which assumed the spoke role in the change's
+    # account: the README's break-glass chain, naming the operator on the way
+    chain = [
+        (r["RoleArn"], r["RoleSessionName"], r.get("SourceIdentity"))
+        for r in assume_role_requests()[setup:]
+    ]
+    assert chain == [
+        (HUB_ROLE_ARN, f"sgrevert-denied-by-cli-{name}", f"cli={name}"),
+        (
+            f"arn:aws:iam::{MEMBER_ACCOUNT}:role/{SPOKE_ROLE}",
+            f"sgrevert-denied-by-cli-{name}",
+            None,
+        ),
+    ]
+    assert change_store.require(change.event_id).decided_by == f"cli:{operator}"
+    assert added[0].rule_id not in group.rule_ids()
+    assert "REVERTED" in capsys.readouterr().out
 
 
 @pytest.mark.usefixtures("revert_env")
