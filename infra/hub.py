@@ -44,9 +44,7 @@ class HubRole(Construct):
         trusted = [responder, *operator_role_arns]
         # Trust the accounts, then pin the exact roles by ARN: survives a role being
         # recreated, unlike a role principal, which IAM turns into a fixed unique id.
-        accounts = dict.fromkeys(
-            [stack.account, *(account_of(arn) for arn in operator_role_arns)]
-        )
+        accounts = dict.fromkeys([stack.account, *(account_of(arn) for arn in operator_role_arns)])
         principals = [iam.AccountPrincipal(account) for account in accounts]
         self.role = iam.Role(
             self,

@@ -163,6 +163,7 @@ class SlackStandIn(Service):
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._last_ts = 0.0
         self._http: ServingThread | None = None
+        self._released = threading.Event()  # set by stop(): every injected hang ends then
         self.base_url = ""
         self.api_url = ""
 
@@ -170,6 +171,7 @@ class SlackStandIn(Service):
 
     def start(self) -> Self:
         if self._http is None:
+            self._released = threading.Event()
             server = _Server(LOOPBACK, _Handler)
             server.slack = self
             self._http = ServingThread(server, "slack")
@@ -178,6 +180,7 @@ class SlackStandIn(Service):
         return self
 
     def stop(self) -> None:
+        self._released.set()  # hung answers end now, so a long hang never outlives a test
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -201,7 +204,9 @@ class SlackStandIn(Service):
         Without, an HTTP `status` error (500, 503, 429 with `retry_after`, ...); status 0 drops
         the connection unanswered. `after`: the call is carried out first (the message is
         posted) and only its answer fails, as when Slack's answer is lost on the way back.
-        `hang`: wait that many seconds before answering, to outlast a client's timeout.
+        `hang`: wait that many seconds before answering, to outlast a client's timeout; the
+        wait ends early when the stand-in stops, so a hang far longer than any timeout
+        (no race with the client, however loaded the machine) costs nothing at teardown.
         Response-URL posts are the method "response_url".
         """
         with self._lock:
@@ -245,6 +250,10 @@ class SlackStandIn(Service):
             ]
 
     # requests (called by the HTTP handler)
+
+    def hang(self, seconds: float) -> None:
+        """An injected slow answer: wait `seconds`, or less if the stand-in stops meanwhile."""
+        self._released.wait(seconds)
 
     def handle_api(self, method: str, params: dict[str, Any], auth: str | None) -> _Reply:
         with self._lock:
@@ -652,7 +661,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: _Reply) -> None:
         if reply.hang:
-            time.sleep(reply.hang)  # an injected slow answer, outside the stand-in's lock
+            self.server.slack.hang(reply.hang)  # outside the stand-in's lock
         if reply.status == 0:  # a dropped connection, as a load balancer might do
             self.close_connection = True
             return

@@ -22,13 +22,15 @@ import json
 import logging
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -44,7 +46,7 @@ from sgrevert.errors import (
     UnknownChange,
 )
 from sgrevert.lake import LakeQuery
-from sgrevert.model import Change, ChangeRecord, Rule, State, iso
+from sgrevert.model import WATCHED_EVENTS, Change, ChangeRecord, Rule, State, iso
 from sgrevert.query import ACCOUNT_ID, REGION_NAME, security_group_changes
 from sgrevert.replies import SlackReplies
 from sgrevert.responder import Responder, SlackFactory
@@ -65,7 +67,7 @@ from sgrevert.settings import (
 )
 from sgrevert.slack import SlackCredentials, load_credentials, web_client
 from sgrevert.store import ChangeStore
-from sgrevert.trail_file import UnreadableInput, read_records
+from sgrevert.trail_file import UnreadableInput, iter_records
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -210,11 +212,18 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay",
         help="show what CloudTrail records would become (no AWS calls)",
-        description="Read CloudTrail records (one record, a list, a trail log file, gzipped "
-        "or not, or JSON lines) and print each change and the exact revoke a Deny would "
-        "perform, and why other records are skipped. Touches nothing.",
+        description="Read CloudTrail records and print each change and the exact revoke a "
+        "Deny would perform, and why other records are skipped. Reads one record, a list, "
+        'JSON lines, trail log files ({"Records": [...]}, or a list of them), EventBridge '
+        "events, `aws cloudtrail lookup-events` output and CloudTrail Lake "
+        "`get-query-results` output; several of them concatenated, gzipped (one member or "
+        "many) or not. The input is read as a stream, so its size does not matter. A "
+        "security-group call seen twice (same eventID) is replayed once; the summary counts "
+        "the duplicates. Touches nothing.",
     )
-    replay.add_argument("file", metavar="FILE", help="the file to read, or - for stdin")
+    replay.add_argument(
+        "file", metavar="FILE", help="the file to read (gzipped or not), or - for stdin"
+    )
     replay.add_argument("--json", action="store_true", help="print JSON instead of text")
     replay.set_defaults(run=_replay)
     return parser
@@ -624,59 +633,124 @@ def _slack_replies(
 
 
 def _replay(args: argparse.Namespace, io: Io) -> int:
+    """Read the input as a stream: each change is printed as it is read, the skips after
+    them, so memory stays flat over a day of an organization's trail files. Duplicates of
+    a security-group call (the same eventID) are dropped and counted; only those calls'
+    eventIDs are kept for that, not every record's."""
     try:
-        if args.file == "-":
-            data = io.stdin.buffer.read() if hasattr(io.stdin, "buffer") else io.stdin.read()
-        else:
-            with open(args.file, "rb") as handle:
-                data = handle.read()
-        entries = read_records(data.encode() if isinstance(data, str) else data)
-    except OSError as error:
-        raise CliError(f"cannot read {args.file}: {error.strerror or error}", EXIT_USAGE) from None
-    except UnreadableInput as error:
-        raise CliError(f"{args.file}: {error}", EXIT_USAGE) from None
+        return _replay_stream(args, io)
+    except BrokenPipeError:  # the reader went away (`| head`): stop, as a pipe's writer does
+        with suppress(OSError):  # so the interpreter's last flush does not fail
+            os.dup2(os.open(os.devnull, os.O_WRONLY), io.out.fileno())
+        return EXIT_FAILURE
 
-    changes: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    for entry in entries:
-        event_id = entry.record.get("eventID") if isinstance(entry.record, dict) else None
-        if entry.problem is not None:
-            skipped.append({"where": entry.where, "event_id": None, "reason": entry.problem})
-            continue
+
+def _replay_stream(args: argparse.Namespace, io: Io) -> int:
+    seen: set[str] = set()
+    duplicates = 0
+    with tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8") as skips:
+        output = _ReplayOutput(io, args.json, skips)
         try:
-            change = parse_record(entry.record)
-        except SkipRecord as skipping:
-            skipped.append({"where": entry.where, "event_id": event_id, "reason": skipping.reason})
-            continue
-        plan = plan_revert(change) if change.revertible else None
-        changes.append({"where": entry.where, "change": change, "plan": plan})
-
-    if args.json:
-        _print_json(
-            io,
-            {
-                "changes": [
-                    {
-                        "where": item["where"],
-                        "change": item["change"].to_dict(),
-                        "revert": asdict(item["plan"]) if item["plan"] else None,
-                    }
-                    for item in changes
-                ],
-                "skipped": skipped,
-            },
-        )
-    else:
-        for item in changes:
-            _replay_change(io, item["where"], item["change"], item["plan"])
-        for skip in skipped:
-            io.say(
-                f"{io.style('dim', 'skipped')} {skip['where']}"
-                + (f" ({skip['event_id']})" if skip["event_id"] else "")
-                + f": {skip['reason']}"
-            )
-    io.note(f"{len(changes)} changes, {len(skipped)} skipped")
+            with _replay_input(args.file, io) as stream:
+                for entry in iter_records(stream):
+                    if entry.problem is not None:
+                        output.skip(entry.where, entry.event_id, entry.problem)
+                        continue
+                    if entry.event_id and _watched(entry.record):
+                        if entry.event_id in seen:
+                            duplicates += 1
+                            continue
+                        seen.add(entry.event_id)
+                    try:
+                        change = parse_record(entry.record)
+                    except SkipRecord as skipping:
+                        output.skip(entry.where, entry.event_id, skipping.reason)
+                        continue
+                    plan = plan_revert(change) if change.revertible else None
+                    output.change(entry.where, change, plan)
+        except BrokenPipeError:
+            raise
+        except (OSError, UnreadableInput) as error:
+            if output.changes:  # finish what is printed: a JSON document stays whole
+                output.finish(duplicates)
+                io.note(_replay_summary(output, duplicates))
+            if isinstance(error, OSError):
+                problem = f"cannot read {args.file}: {error.strerror or error}"
+            else:
+                problem = f"{args.file}: {error}"
+            raise CliError(problem, EXIT_USAGE) from None
+        output.finish(duplicates)
+    io.note(_replay_summary(output, duplicates))
     return EXIT_OK
+
+
+def _replay_input(name: str, io: Io) -> AbstractContextManager[IO[bytes] | IO[str]]:
+    if name == "-":  # stdin's bytes when there are any, so gzip works there too
+        return nullcontext(getattr(io.stdin, "buffer", io.stdin))
+    return open(name, "rb")
+
+
+def _watched(record: Any) -> bool:
+    return isinstance(record, Mapping) and record.get("eventName") in WATCHED_EVENTS
+
+
+def _replay_summary(output: _ReplayOutput, duplicates: int) -> str:
+    return f"{output.changes} changes, {output.skipped} skipped, {duplicates} duplicates dropped"
+
+
+class _ReplayOutput:
+    """Replay's output, written as it goes. Changes are written at once; skips are kept in
+    a temporary file (on disk past 1 MiB) and written after them, as before streaming.
+    `--json` writes, piece by piece, exactly what `_print_json` would write for the whole
+    document ({"changes": [...], "duplicates": N, "skipped": [...]})."""
+
+    def __init__(self, io: Io, as_json: bool, skips: IO[str]) -> None:
+        self._io = io
+        self._json = as_json
+        self._skips = skips
+        self.changes = 0
+        self.skipped = 0
+
+    def change(self, where: str, change: Change, plan: RevertPlan | None) -> None:
+        if self._json:
+            item = {
+                "where": where,
+                "change": change.to_dict(),
+                "revert": asdict(plan) if plan else None,
+            }
+            self._io.out.write('{\n  "changes": [\n' if not self.changes else ",\n")
+            self._io.out.write(_json_item(item))
+        else:
+            _replay_change(self._io, where, change, plan)
+        self.changes += 1
+
+    def skip(self, where: str, event_id: str | None, reason: str) -> None:
+        if self._json:
+            item = {"where": where, "event_id": event_id, "reason": reason}
+            self._skips.write(("" if not self.skipped else ",\n") + _json_item(item))
+        else:
+            self._skips.write(
+                f"{self._io.style('dim', 'skipped')} {where}"
+                + (f" ({event_id})" if event_id else "")
+                + f": {reason}\n"
+            )
+        self.skipped += 1
+
+    def finish(self, duplicates: int) -> None:
+        out = self._io.out
+        if self._json:
+            out.write("\n  ],\n" if self.changes else '{\n  "changes": [],\n')
+            out.write(f'  "duplicates": {duplicates},\n')
+            out.write('  "skipped": [\n' if self.skipped else '  "skipped": []\n}\n')
+        self._skips.seek(0)
+        shutil.copyfileobj(self._skips, out)
+        if self._json and self.skipped:
+            out.write("\n  ]\n}\n")
+
+
+def _json_item(value: Any) -> str:
+    """`value` as `_print_json` writes an item of a list in a top-level object."""
+    return "    " + json.dumps(value, indent=2, sort_keys=True).replace("\n", "\n    ")
 
 
 def _replay_change(io: Io, where: str, change: Change, plan: RevertPlan | None) -> None:

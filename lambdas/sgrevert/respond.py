@@ -5,8 +5,8 @@ Two event shapes reach this handler:
   200, 400 (not an approve/deny click) or 401 (no valid Slack signature);
 - `{"sgrevert": "revert", "event_id": ..., "denied_by": ...}`, which the click path sends
   to this same function with an asynchronous Invoke; it does the revert;
-- `{"sgrevert": "show", "event_id": ...}`, sent the same way when the click's message
-  edit did not fit in Slack's 3 seconds; it does the edit.
+- `{"sgrevert": "show", "event_id": ...}` and `{"sgrevert": "tell", ...}`, sent the same
+  way when the click's message edit or private reply did not fit in Slack's 3 seconds.
 
 The Responder (settings, clients) is built on first use and kept for the life of the
 process. `reset()` forgets it, or installs one built by the caller, for processes that
@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sgrevert.deadline import answer_deadline
 from sgrevert.responder import Responder
-from sgrevert.selfinvoke import BadRevertEvent, ShowJob, is_own_event, job_from_event
+from sgrevert.selfinvoke import BadRevertEvent, ShowJob, TellJob, is_own_event, job_from_event
 from sgrevert.slack_request import apigw_response, from_apigw_event
 
 logger = Logger(service="sgrevert-respond")
@@ -59,6 +59,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return {"reverted": False, "error": str(error)}
         if isinstance(job, ShowJob):
             return responder().show(job)
+        if isinstance(job, TellJob):
+            return responder().tell(job)
         return responder().revert(job)
     event = event if isinstance(event, dict) else {}
     deadline = answer_deadline(event)  # first, so the time spent below counts

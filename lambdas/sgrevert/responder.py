@@ -37,7 +37,7 @@ from sgrevert.replies import SlackReplies
 from sgrevert.revert import RevertFailed, RevokeTally, plan_revert, success_outcome
 from sgrevert.reverter import SpokeReverter
 from sgrevert.roles import RoleChain
-from sgrevert.selfinvoke import InvokeFailed, RevertJob, SelfInvoker, ShowJob
+from sgrevert.selfinvoke import MARKER, InvokeFailed, Job, RevertJob, SelfInvoker, ShowJob, TellJob
 from sgrevert.settings import RespondSettings, SlackSettings
 from sgrevert.slack import SlackCredentials, click_client, load_credentials, web_client
 from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_body
@@ -146,7 +146,9 @@ class Responder:
             )
         except REFUSALS as refusal:
             logger.info("click refused", extra={**log, "reason": str(refusal)})
-            slack.tell(click.channel_id, click.user_id, explain(refusal))
+            self._tell(
+                slack, TellJob(click.channel_id, click.user_id, explain(refusal)), function_arn
+            )
             return HttpReply(200)
 
         logger.info("change decided", extra=log)
@@ -157,21 +159,27 @@ class Responder:
             # The revert edits the message when it ends, so a missed edit needs no hand-over.
             self._start_revert(record, function_arn, slack)
         elif not shown:
-            self._hand_over_edit(record.event_id, function_arn)
+            self._hand_over(ShowJob(record.event_id), function_arn)
         return HttpReply(200)
 
-    def _hand_over_edit(self, about: str, function_arn: str | None) -> None:
-        """The message edit did not fit in the answer: an asynchronous invocation does it."""
+    def _tell(self, slack: SlackReplies, job: TellJob, function_arn: str | None) -> None:
+        """Tell the clicker privately now, or hand it over if it does not fit."""
+        if not slack.tell(job.channel, job.user, job.text):
+            self._hand_over(job, function_arn)
+
+    def _hand_over(self, job: Job, function_arn: str | None) -> None:
+        """What did not fit in the answer (an edit, a private reply): an asynchronous
+        invocation of this function does it, with a client that waits out rate limits."""
+        about = job.user if isinstance(job, TellJob) else job.event_id
+        log = {"job": job.to_event()[MARKER], "about": about}
         try:
-            self._invoker().start(function_arn, ShowJob(about))
+            self._invoker().start(function_arn, job)
         except InvokeFailed as error:
             # The decision stands; the message shows it at the next state change, and a
             # click on its stale buttons is told who decided.
-            logger.error(
-                "could not hand over the message edit", extra={"about": about, "error": str(error)}
-            )
+            logger.error("could not hand over", extra={**log, "error": str(error)})
         else:
-            logger.info("message edit handed over", extra={"about": about})
+            logger.info("handed over", extra=log)
 
     def _click_batch(self, click: Click, function_arn: str | None, slack: SlackReplies) -> None:
         """One decision for every member of a group message, each a conditional write of its
@@ -189,24 +197,20 @@ class Responder:
         log = {"batch": batch_id, "user": click.user_id, "decision": click.decision}
         logger.info("batch decided", extra={**log, "decided": len(decided), "kept": len(refused)})
         if not decided:
-            slack.tell(
-                click.channel_id,
-                click.user_id,
-                "Every change in this group was already decided; nothing was changed.",
-            )
+            text = "Every change in this group was already decided; nothing was changed."
+            self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
             return
         if refused:
-            slack.tell(
-                click.channel_id,
-                click.user_id,
+            text = (
                 f"{len(refused)} of {len(members)} changes in this group were already decided "
-                "and keep their decision; the rest are now decided as you chose.",
+                "and keep their decision; the rest are now decided as you chose."
             )
+            self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
         denied = any(r.state is State.DENIED for r in decided)
         reserve = INVOKE_RESERVE_SECONDS if denied else 0.0
         shown = self._show_batch(batch_id, slack, click.channel_id, click.message_ts, reserve)
         if not denied and not shown:
-            self._hand_over_edit(click.event_id, function_arn)
+            self._hand_over(ShowJob(click.event_id), function_arn)
         if denied:
             job = RevertJob(f"{BATCH_PREFIX}{batch_id}", click.user_id)
             try:
@@ -263,6 +267,11 @@ class Responder:
         log = {"about": job.event_id, "shown": shown}
         (logger.info if shown else logger.warning)("handed-over message edit", extra=log)
         return {"event_id": job.event_id, "shown": shown}
+
+    def tell(self, job: TellJob) -> dict[str, Any]:
+        """A private reply the click's answer had no time left for."""
+        told = self._slack(self._credentials(), None).tell(job.channel, job.user, job.text)
+        return {"user": job.user, "told": told}
 
     # -- the revert --------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ retry config (`aws.RETRY_CONFIG`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 RULE_GONE = frozenset({"InvalidPermission.NotFound", "InvalidSecurityGroupRuleId.NotFound"})
 GROUP_GONE = frozenset({"InvalidGroup.NotFound"})
+_SOURCES = ("IpRanges", "Ipv6Ranges", "PrefixListIds", "UserIdGroupPairs")
 
 Call = Callable[..., Any]
 
@@ -84,5 +85,11 @@ def _attempt(call: Call, group_id: str, argument: str, items: list[Any]) -> Revo
     except BotoCoreError as error:
         raise _Refused(type(error).__name__, str(error), RevokeTally()) from error
     # Revoking by permissions may succeed yet list the ones it did not find.
-    unknown = len(response.get("UnknownIpPermissions") or [])
+    unknown = min(sum(map(_rules_in, response.get("UnknownIpPermissions") or [])), len(items))
     return RevokeTally(revoked=len(items) - unknown, already_gone=unknown)
+
+
+def _rules_in(permission: Mapping[str, Any]) -> int:
+    """How many rules an `IpPermission` stands for: one per source. EC2 may list unknown
+    rules "in a different format from the request", several sources in one permission."""
+    return max(1, sum(len(permission.get(key) or []) for key in _SOURCES))

@@ -12,7 +12,10 @@ rate-limiting), an Approve hands the edit over the same way:
 
     {"sgrevert": "show", "event_id": "<CloudTrail eventID, or g:<batch id>>"}
 
-(A Deny needs no such event: the revert edits the message when it ends.)
+(A Deny needs no such event: the revert edits the message when it ends.) A private
+reply to the clicker ("already decided by …") that did not fit is handed over too:
+
+    {"sgrevert": "tell", "channel": "C…", "user": "U…", "text": "<the reply>"}
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 MARKER = "sgrevert"
 REVERT = "revert"
 SHOW = "show"
+TELL = "tell"
 _ACCEPTED = 202  # what Invoke answers to an accepted asynchronous invocation
 
 
@@ -85,14 +89,42 @@ class ShowJob:
         return cls(event_id=event_id)
 
 
+@dataclass(frozen=True)
+class TellJob:
+    """Tell one user privately, in a channel, what their click came to."""
+
+    channel: str
+    user: str
+    text: str
+
+    def to_event(self) -> dict[str, str]:
+        return {MARKER: TELL, "channel": self.channel, "user": self.user, "text": self.text}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> TellJob:
+        fields = [event.get(name) for name in ("channel", "user", "text")]
+        if not all(isinstance(value, str) and value for value in fields):
+            raise BadRevertEvent("tell event without channel, user and text")
+        channel, user, text = (str(value) for value in fields)
+        return cls(channel=channel, user=user, text=text)
+
+
+Job = RevertJob | ShowJob | TellJob
+_JOBS: dict[str, type[RevertJob] | type[ShowJob] | type[TellJob]] = {
+    REVERT: RevertJob,
+    SHOW: ShowJob,
+    TELL: TellJob,
+}
+
+
 def is_own_event(event: Any) -> bool:
-    """An event this function sent itself (a revert or a handed-over edit)."""
-    return is_revert_event(event) or is_show_event(event)
+    """An event this function sent itself (a revert, a handed-over edit or reply)."""
+    return isinstance(event, dict) and event.get(MARKER) in _JOBS
 
 
-def job_from_event(event: dict[str, Any]) -> RevertJob | ShowJob:
+def job_from_event(event: dict[str, Any]) -> Job:
     """The job in one of this function's own events; BadRevertEvent if it is malformed."""
-    return RevertJob.from_event(event) if is_revert_event(event) else ShowJob.from_event(event)
+    return _JOBS[str(event.get(MARKER))].from_event(event)
 
 
 class SelfInvoker:
@@ -101,7 +133,7 @@ class SelfInvoker:
     def __init__(self, lambda_client: LambdaClient) -> None:
         self._lambda = lambda_client
 
-    def start(self, function_arn: str | None, job: RevertJob | ShowJob) -> None:
+    def start(self, function_arn: str | None, job: Job) -> None:
         if not function_arn:
             raise InvokeFailed("no function ARN in the Lambda context to invoke")
         try:

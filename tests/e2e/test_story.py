@@ -65,7 +65,11 @@ def test_deny_reverts_exactly_the_denied_rules_and_approve_keeps_them(box: Sandb
     assert "approved" in (approved.text or "").lower()
     assert buttons(box.posted(egress.event_id).message.blocks) == ["approve", "deny"]
     # and the revert ran once, asynchronously, through Lambda's Event invocation
-    reverts = [i for i in box.lambdas.invocations if i.invocation_type == "Event"]
+    reverts = [
+        i
+        for i in box.lambdas.invocations
+        if i.invocation_type == "Event" and i.payload.get("sgrevert") == "revert"
+    ]
     assert len(reverts) == 1
     assert reverts[0].errors == []
 

@@ -198,6 +198,12 @@ def buttons(message: PostedMessage) -> set[str]:
     }
 
 
+def reverts(lambdas: LambdaStandIn) -> list[dict[str, Any]]:
+    """The reverts the function handed to itself (a private reply or message edit that did
+    not fit in the answer may be handed over too, on a loaded machine)."""
+    return [i.payload for i in lambdas.invocations if i.payload.get("sgrevert") == "revert"]
+
+
 def assumed_roles(moto_url: str) -> set[tuple[str, str]]:
     """(role ARN, session name) of every AssumeRole moto answered, from its dashboard API."""
     data = requests.get(f"{moto_url}/moto-api/data.json", timeout=10).json()
@@ -473,10 +479,15 @@ def test_given_slack_fails_the_first_edit_when_denied_then_the_revert_still_happ
 
 # -- the answer within Slack's 3 seconds ------------------------------------------------------
 
-# A Slack answer that would take far longer than Slack waits for the click's answer, so
-# an ack that waited for it could not come in time however loaded the machine is.
-SLOW_SLACK_SECONDS = 20
-RATE_LIMITED_FOR_SECONDS = 30
+# Slack does the edit, but its answer takes far longer than the click's answer may wait
+# (2.5 s), and less than an asynchronous invocation's client waits (10 s). Whichever call
+# meets it (the click's edit, or on a loaded machine the handed-over one), the edit is
+# made. The ack coming well before Slack's answer shows the click did not wait for it;
+# how the deadline is counted is tested in tests/unit/test_deadline.py, and that nothing
+# is sent once it has passed, below.
+SLOW_SLACK_SECONDS = 6
+RATE_LIMITED_FOR_SECONDS = 8
+NOT_WAITED = ANSWER_BUDGET_SECONDS + 2.5  # seconds: an ack later than this waited for Slack
 
 
 def timed_click(desk: Desk, record: ChangeRecord, user: SlackUser, action: str) -> float:
@@ -495,11 +506,11 @@ def test_given_slack_is_slow_when_approved_then_the_ack_keeps_the_deadline_and_t
     desk: Desk, group: Group, slack: SlackStandIn, lambdas: LambdaStandIn
 ) -> None:
     record = desk.post(group.change(group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")))
-    slack.fail("chat.update", times=1, hang=SLOW_SLACK_SECONDS)
+    slack.fail("chat.update", times=1, hang=SLOW_SLACK_SECONDS, after=True)
 
     elapsed = timed_click(desk, record, ALICE, "approve")
 
-    assert elapsed < ANSWER_BUDGET_SECONDS + 0.4  # the click's edit gave up at the deadline
+    assert elapsed < NOT_WAITED  # the click's edit gave up at the deadline
     assert desk.store.require(record.event_id).state is State.APPROVED
     lambdas.wait_idle()
     assert [i.payload for i in lambdas.invocations] == [
@@ -517,8 +528,10 @@ def test_given_slack_rate_limits_when_approved_then_the_ack_never_sleeps_and_the
 
     elapsed = timed_click(desk, record, ALICE, "approve")
 
-    assert elapsed < ANSWER_BUDGET_SECONDS  # waiting out Retry-After would take 30 s
-    assert chat_updates(slack) == 1  # one attempt on the click path, no retry
+    assert elapsed < NOT_WAITED  # waiting out Retry-After would take 8 s
+    # at most one attempt on the click path, never a retry (none at all when the machine
+    # is so loaded that no time was left for it)
+    assert chat_updates(slack) <= 1
     assert desk.store.require(record.event_id).state is State.APPROVED
     lambdas.wait_idle()
     assert chat_updates(slack) == 2
@@ -530,11 +543,11 @@ def test_given_slack_is_slow_when_denied_then_the_ack_keeps_the_deadline_and_the
 ) -> None:
     added = group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")
     record = desk.post(group.change(added))
-    slack.fail("chat.update", times=1, hang=SLOW_SLACK_SECONDS)
+    slack.fail("chat.update", times=1, hang=SLOW_SLACK_SECONDS, after=True)
 
     elapsed = timed_click(desk, record, ALICE, "deny")
 
-    assert elapsed < ANSWER_BUDGET_SECONDS + 0.4
+    assert elapsed < NOT_WAITED
     lambdas.wait_idle()
     # the revert was started within the deadline, and its end edits the message
     assert [i.payload["sgrevert"] for i in lambdas.invocations] == ["revert"]
@@ -547,10 +560,11 @@ def test_given_no_time_is_left_when_a_click_is_answered_then_slack_is_not_called
     desk: Desk, group: Group, slack: SlackStandIn, lambdas: LambdaStandIn
 ) -> None:
     record = desk.post(group.change(group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")))
-    # API Gateway received the click 2.6 s ago: the answer is already due
+    # API Gateway received the click longer ago than the answer may take: it is already due
     body = form(desk.payload(record, ALICE, "approve"))
     event = api_event(body)
-    event["requestContext"]["requestTimeEpoch"] = int((time.time() - 2.6) * 1000)
+    received = time.time() - ANSWER_BUDGET_SECONDS - 0.1
+    event["requestContext"]["requestTimeEpoch"] = int(received * 1000)
     calls_before = len(slack.calls)
 
     answer = respond.handler(event, LambdaContext(FUNCTION))
@@ -590,7 +604,7 @@ def test_given_a_pending_change_when_approved_then_the_rules_stay_and_the_messag
     message = desk.message(record)
     assert "Approved by <@U0ALICE>" in text_of(message)
     assert buttons(message) == set()
-    assert lambdas.invocations == []
+    assert reverts(lambdas) == []
     assert group.rules() == before
     assert slack.ephemerals == []
 
@@ -610,7 +624,7 @@ def test_given_an_approved_change_when_someone_else_denies_then_they_are_told_wh
     [told] = slack.ephemerals
     assert (told.channel, told.user) == (CHANNEL, "U0BOB")
     assert "<@U0ALICE> already approved this change" in str(told.text)
-    assert lambdas.invocations == []
+    assert reverts(lambdas) == []
     assert added[0].rule_id in group.rule_ids()
 
 
@@ -642,7 +656,7 @@ def test_given_many_concurrent_clicks_when_they_race_then_exactly_one_decision_w
     assert told == sorted(user.id for user in users if user.id != winner)
     denied = decided.state is State.REVERTED
     assert decided.state in (State.APPROVED, State.REVERTED)
-    assert len(lambdas.invocations) == (1 if denied else 0)
+    assert len(reverts(lambdas)) == (1 if denied else 0)
     assert (added[0].rule_id in group.rule_ids()) is not denied
 
 
@@ -666,7 +680,7 @@ def test_given_approvers_when_an_unlisted_user_clicks_then_they_are_told_and_not
     assert told.user == "U0MALLORY"
     assert "not allowed" in str(told.text)
     assert slack.updates == []
-    assert lambdas.invocations == []
+    assert reverts(lambdas) == []
 
     desk.click(record, BOB, "approve")
     assert desk.store.require(record.event_id).decided_by == "U0BOB"
@@ -687,7 +701,7 @@ def test_given_a_change_no_longer_on_record_when_clicked_then_the_clicker_is_tol
     assert "no longer on record" in str(slack.ephemerals[0].text)
     assert desk.store.get(expired.event_id) is None
     assert desk.store.require(record.event_id).state is State.PENDING
-    assert lambdas.invocations == []
+    assert reverts(lambdas) == []
 
 
 def test_given_an_informational_change_when_a_deny_arrives_then_nothing_is_decided(
@@ -711,7 +725,7 @@ def test_given_an_informational_change_when_a_deny_arrives_then_nothing_is_decid
 
     assert desk.store.require(record.event_id).state is State.INFO
     assert "for information" in str(slack.ephemerals[0].text)
-    assert lambdas.invocations == []
+    assert reverts(lambdas) == []
 
 
 # -- requests that must not change anything --------------------------------------------------
@@ -730,7 +744,7 @@ def assert_nothing_changed(
     assert desk.store.require(record.event_id).state is State.PENDING
     assert slack.updates == []
     assert slack.ephemerals == []
-    assert lambdas.invocations == []
+    assert reverts(lambdas) == []
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def test_given_an_event_invocation_when_invoked_then_202_and_the_handler_runs_in
     seen: list[tuple[Any, str]] = []
 
     def handler(event: Any, context: Any) -> dict[str, bool]:
-        release.wait(10)
+        release.wait(60)  # set below; the 60 s only bound a test that failed first
         seen.append((event, context.invoked_function_arn))
         return {"ok": True}
 
@@ -142,10 +142,10 @@ def test_given_a_stuck_invocation_when_waiting_then_it_times_out_instead_of_hang
     lambdas: LambdaStandIn, client: Any
 ) -> None:
     release = threading.Event()
-    lambdas.register(ARN, lambda event, context: release.wait(10))
+    lambdas.register(ARN, lambda event, context: release.wait(60))
     client.invoke(FunctionName=ARN, InvocationType="Event", Payload=b"{}")
 
-    with pytest.raises(TimeoutError):
+    with pytest.raises(TimeoutError):  # held by `release`: it cannot end in time
         lambdas.wait_idle(timeout=0.2)
     release.set()
     lambdas.wait_idle()
