@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sgrevert.context import ChangeContext
 
 REVERTIBLE_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"})
 INFO_EVENTS = frozenset(
@@ -203,6 +206,7 @@ class ChangeRecord:
     risk: str | None = None  # risk level (sgrevert.risk.Risk label); None on older records
     note: str | None = None  # why the policy ignored, held back or reverted it
     batch: str | None = None  # the group message it was posted in, if any
+    context: ChangeContext | None = None  # read at post time; None on older records
 
     @property
     def event_id(self) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from sgrevert.context import ChangeContext
 from sgrevert.errors import AlreadyDecided, NotDecidable, UnknownChange
 from sgrevert.model import Change, ChangeRecord, State, iso, parse_time
 
@@ -95,6 +96,7 @@ def _is_conditional_failure(error: ClientError) -> bool:
 
 def record_from_item(item: dict[str, Any]) -> ChangeRecord:
     decided_at = item.get("decided_at")
+    context = item.get("context")
     return ChangeRecord(
         change=Change.from_dict(json.loads(str(item["change"]))),
         state=State(str(item["state"])),
@@ -107,6 +109,7 @@ def record_from_item(item: dict[str, Any]) -> ChangeRecord:
         risk=item.get("risk"),
         note=item.get("note"),
         batch=item.get("message_batch"),
+        context=ChangeContext.from_dict(json.loads(str(context))) if context else None,
     )
 
 
@@ -257,6 +260,16 @@ class ChangeStore:
                 return False
             raise
         return True
+
+    def set_context(self, event_id: str, context: ChangeContext) -> None:
+        """Keep what was read about a change (as JSON, like the change itself)."""
+        self._table.update_item(
+            Key=_change_key(event_id),
+            UpdateExpression="SET #context = :context",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#context": "context"},
+            ExpressionAttributeValues={":context": json.dumps(context.to_dict(), sort_keys=True)},
+        )
 
     # -- batches: changes posted together, decided with one click ---------------------------
 
