@@ -12,7 +12,9 @@ carries who decided twice over, so a member account's CloudTrail shows it on eve
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import boto3
@@ -76,6 +78,19 @@ def source_identity(denied_by: str) -> str:
     return f"{kind}={_sts_text(who) or 'unknown'}"[:_STS_MAX]
 
 
+READ_SESSION_NAME = "sgrevert-context"
+
+
+def session_policy(actions: Sequence[str], resources: Sequence[str]) -> str:
+    """An inline STS session policy: the session may do only this, whatever the role may.
+    Compact JSON, since STS counts the packed size (2,048 characters at most)."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": list(resources)}],
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
 def spoke_role_arn(partition: str, account: str, role_name: str) -> str:
     """The spoke role in an account; `role_name` may carry a path (`security/spoke-001`)."""
     return f"arn:{partition}:iam::{account}:role/{role_name.strip('/')}"
@@ -102,6 +117,21 @@ class RoleChain:
             identity = None  # set once: STS carries it on to the spoke session
         spoke_arn = spoke_role_arn(partition, account, self._spoke_role_name)
         return _session(_assume(sts, spoke_arn, name, identity), region)
+
+    def read_session(
+        self, account: str, partition: str, region: str, actions: Sequence[str]
+    ) -> boto3.Session:
+        """A session in `account`'s spoke role that can make only `actions` (describe
+        calls): each hop carries a session policy, so a reading session can never revoke
+        or authorize anything. RevertFailed (naming the role) if any hop fails."""
+        sts = self._sts
+        spoke_arn = spoke_role_arn(partition, account, self._spoke_role_name)
+        if self._hub_role_arn:
+            hop = session_policy(["sts:AssumeRole"], [spoke_arn])
+            hub = _assume(sts, self._hub_role_arn, READ_SESSION_NAME, None, hop)
+            sts = aws.client("sts", _session(hub, sts.meta.region_name))
+        reading = session_policy(actions, ["*"])
+        return _session(_assume(sts, spoke_arn, READ_SESSION_NAME, None, reading), region)
 
 
 def management_account(organizations: OrganizationsClient) -> str | None:
