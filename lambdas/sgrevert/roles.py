@@ -146,7 +146,13 @@ def management_account(organizations: OrganizationsClient) -> str | None:
         return None
 
 
-def _assume(sts: STSClient, role_arn: str, name: str, identity: str | None) -> CredentialsTypeDef:
+def _assume(
+    sts: STSClient,
+    role_arn: str,
+    name: str,
+    identity: str | None,
+    policy: str | None = None,
+) -> CredentialsTypeDef:
     request: AssumeRoleRequestTypeDef = {
         "RoleArn": role_arn,
         "RoleSessionName": name,
@@ -154,6 +160,8 @@ def _assume(sts: STSClient, role_arn: str, name: str, identity: str | None) -> C
     }
     if identity is not None:
         request["SourceIdentity"] = identity
+    if policy is not None:
+        request["Policy"] = policy
     try:
         return sts.assume_role(**request)["Credentials"]
     except ClientError as error:
