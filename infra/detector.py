@@ -1,5 +1,11 @@
 """revertsg-1: the detector function, the schedule that runs it and, with EventBridge, its
-event queue mapping."""
+event queue mapping.
+
+Before posting a change the detector reads its context: the account's name
+(organizations:ListAccounts, with its own role or through `org_read_role_arn`) and the
+security group, its rules and what it is attached to, in the member account through the
+hub (or, without one, straight into the spoke role) under a session policy that allows
+only the describe calls (`sgrevert.roles.RoleChain.read_session`)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra import nag
 from infra.asset import LambdaAsset
 from infra.function import SgrevertFunction
 from infra.settings import Settings
@@ -65,7 +72,10 @@ class Detector(Construct):
         table: ChangeTable,
         secret: secretsmanager.ISecret,
         event_queue: sqs.IQueue | None,
+        hub_role_arn: str | None,
     ) -> None:
+        """`hub_role_arn`: the hub the stack created, or `settings.hub_role_arn`, or None
+        (the spoke roles are then assumed directly)."""
         super().__init__(scope, construct_id)
         environment = {
             "POWERTOOLS_SERVICE_NAME": "sgrevert-detect",
@@ -74,7 +84,12 @@ class Detector(Construct):
             "SLACK_CHANNEL_ID": settings.slack_channel_id,
             "SLACK_API_URL": settings.slack_api_url,
             "DETECTION": settings.detection.value,
+            "SPOKE_ROLE_NAME": settings.spoke_role_name,
         }
+        if hub_role_arn:
+            environment["HUB_ROLE_ARN"] = hub_role_arn
+        if settings.org_read_role_arn:
+            environment["ORG_READ_ROLE_ARN"] = settings.org_read_role_arn
         if settings.detection.polls_lake:
             assert settings.event_data_store  # settings require it when Lake is polled
             environment["EVENT_DATA_STORE"] = settings.event_data_store
@@ -111,6 +126,7 @@ class Detector(Construct):
         secret.grant_read(function)
         if settings.detection.polls_lake:
             self._grant_lake(settings)
+        self._grant_context(settings, hub_role_arn)
         if revert_function:
             # Policy reverts go to the responder exactly as a Deny click's do.
             function.add_to_role_policy(
@@ -157,6 +173,60 @@ class Detector(Construct):
             resource="function",
             resource_name=settings.responder_function_name,
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _grant_context(self, settings: Settings, hub_role_arn: str | None) -> None:
+        """What reading a change's context needs: the role chain into the member accounts
+        (no SetSourceIdentity: a read names nobody) and the organization's account names."""
+        function = self.handler.function
+        self.context_roles = [hub_role_arn] if hub_role_arn else [self._spoke_anywhere(settings)]
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="AssumeContextReadRole",
+                actions=["sts:AssumeRole"],
+                resources=self.context_roles,
+            )
+        )
+        if not hub_role_arn:
+            nag.acknowledge(
+                self.handler.role,
+                "AwsSolutions-IAM5",
+                f"Resource::arn:<AWS::Partition>:iam::*:role/{settings.spoke_role_name.strip('/')}",
+                "without a hub role the detector reads a changed group through the spoke role "
+                "of whichever member account it is in, under a describe-only session policy; "
+                "only that role name, in any account",
+            )
+        if settings.org_read_role_arn:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="AssumeOrgReadRole",
+                    actions=["sts:AssumeRole"],
+                    resources=[settings.org_read_role_arn],
+                )
+            )
+            return
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ListAccounts",
+                actions=["organizations:ListAccounts"],
+                resources=["*"],
+            )
+        )
+        nag.acknowledge(
+            self.handler.role,
+            "AwsSolutions-IAM5",
+            "Resource::*",
+            "organizations:ListAccounts (read-only: account ids and names) supports no "
+            "resource ARN",
+        )
+
+    def _spoke_anywhere(self, settings: Settings) -> str:
+        return cdk.Stack.of(self).format_arn(
+            service="iam",
+            region="",
+            account="*",
+            resource="role",
+            resource_name=settings.spoke_role_name.strip("/"),
         )
 
     def _grant_lake(self, settings: Settings) -> None:

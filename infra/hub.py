@@ -4,6 +4,8 @@ Every revert passes through it: the responder (`revertsg-2`) for a Deny in Slack
 operators named in `operator_role_arns` for the break-glass `sgrevert revert`. Both
 chain on to the spoke role of the change's account, carrying who decided as the STS
 source identity, so the trust allows `sts:SetSourceIdentity` beside `sts:AssumeRole`.
+The detector (`revertsg-1`) passes through it too, to read a changed group before posting
+it: its sessions carry a session policy allowing only the describe calls.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class HubRole(Construct):
         *,
         role_name: str,
         responder_role_name: str,
+        detector_role_name: str,
         operator_role_arns: Sequence[str],
         spoke_role_name: str,
     ) -> None:
@@ -41,7 +44,10 @@ class HubRole(Construct):
         responder = stack.format_arn(
             service="iam", region="", resource="role", resource_name=responder_role_name
         )
-        trusted = [responder, *operator_role_arns]
+        detector = stack.format_arn(
+            service="iam", region="", resource="role", resource_name=detector_role_name
+        )
+        trusted = [responder, detector, *operator_role_arns]
         # Trust the accounts, then pin the exact roles by ARN: survives a role being
         # recreated, unlike a role principal, which IAM turns into a fixed unique id.
         accounts = dict.fromkeys([stack.account, *(account_of(arn) for arn in operator_role_arns)])
@@ -52,7 +58,7 @@ class HubRole(Construct):
             role_name=role_name,
             assumed_by=iam.CompositePrincipal(*principals),
             description="sgrevert hub: the only role the spoke roles trust; assumed by the "
-            "responder and the break-glass operators",
+            "responder, the detector (describe-only sessions) and the break-glass operators",
             max_session_duration=MAX_SESSION,
         )
         trust = self.role.assume_role_policy
@@ -64,7 +70,7 @@ class HubRole(Construct):
                 "Version": "2012-10-17",
                 "Statement": [
                     {
-                        "Sid": "TrustResponderAndOperators",
+                        "Sid": "TrustSgrevertAndOperators",
                         "Effect": "Allow",
                         "Principal": {
                             "AWS": [

@@ -130,16 +130,24 @@ KEYS: tuple[Key, ...] = (
         "with the detector's own role (delegated administrator)",
     ),
     Key(
+        "org_read_role_arn",
+        None,
+        "a role in the management account or a delegated administrator allowed "
+        "organizations:ListAccounts, which the detector assumes to name accounts; unset: the "
+        "detector calls ListAccounts with its own role",
+    ),
+    Key(
         "hub_role_name",
         None,
         "create the hub role in this stack under this name: the role the spokes trust, "
-        "assumed by the responder and the operator_role_arns; unset: see hub_role_arn",
+        "assumed by the responder, the detector (to read a changed group) and the "
+        "operator_role_arns; unset: see hub_role_arn",
     ),
     Key(
         "hub_role_arn",
         None,
         "a hub role you manage yourself, instead of hub_role_name; with neither, the "
-        "responder assumes the spoke roles directly",
+        "responder and the detector assume the spoke roles directly",
     ),
     Key(
         "operator_role_arns",
@@ -180,7 +188,8 @@ KEYS: tuple[Key, ...] = (
         "policy",
         None,
         "the noise-control policy document (README: Noise control): ignore rules, "
-        "min_risk_to_post, auto_revert_at_or_above, max_messages_per_run, risk",
+        "min_risk_to_post, auto_revert_at_or_above, max_messages_per_run, risk, "
+        "owner_tag_keys, lower_risk_when_unattached",
     ),
     Key("direct", False, "true: deploy the application stack directly, without the pipeline"),
 )
@@ -199,6 +208,7 @@ class Settings:
     target_regions: tuple[str, ...]
     stack_set_call_as: str
     lake_read_role_arn: str | None
+    org_read_role_arn: str | None
     hub_role_name: str | None
     hub_role_arn: str | None
     operator_role_arns: tuple[str, ...]
@@ -274,6 +284,9 @@ class _Reader:
             "stack_set_call_as": self._choice("stack_set_call_as", _CALL_AS),
             "lake_read_role_arn": self._text(
                 "lake_read_role_arn", runtime.ROLE_ARN_PATTERN, "an IAM role ARN"
+            ),
+            "org_read_role_arn": self._text(
+                "org_read_role_arn", runtime.ROLE_ARN_PATTERN, "an IAM role ARN"
             ),
             "hub_role_name": self._text("hub_role_name", _ROLE_NAME, "an IAM role name"),
             "hub_role_arn": self._text("hub_role_arn", runtime.ROLE_ARN_PATTERN, "an IAM role ARN"),

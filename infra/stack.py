@@ -37,6 +37,20 @@ class SgrevertStack(cdk.Stack):
         self.changes = ChangeTable(self, "Changes", table_name=settings.table_name)
         self.secret = SlackSecret(self, "Slack", secret_name=f"{settings.stack_name}/slack").secret
         self.intake = self._event_intake(settings) if settings.detection.takes_events else None
+        self.hub = (
+            HubRole(
+                self,
+                "Hub",
+                role_name=str(settings.hub_role_name),
+                responder_role_name=settings.responder_function_name,
+                detector_role_name=settings.detector_function_name,
+                operator_role_arns=settings.operator_role_arns,
+                spoke_role_name=settings.spoke_role_name,
+            )
+            if settings.creates_hub
+            else None
+        )
+        hub_role_arn = self.hub.role_arn if self.hub else settings.hub_role_arn
         self.detector = Detector(
             self,
             "Detector",
@@ -45,18 +59,7 @@ class SgrevertStack(cdk.Stack):
             table=self.changes,
             secret=self.secret,
             event_queue=self.intake.queue if self.intake else None,
-        )
-        self.hub = (
-            HubRole(
-                self,
-                "Hub",
-                role_name=str(settings.hub_role_name),
-                responder_role_name=settings.responder_function_name,
-                operator_role_arns=settings.operator_role_arns,
-                spoke_role_name=settings.spoke_role_name,
-            )
-            if settings.creates_hub
-            else None
+            hub_role_arn=hub_role_arn,
         )
         self.responder = Responder(
             self,
@@ -65,7 +68,7 @@ class SgrevertStack(cdk.Stack):
             asset=asset,
             table=self.changes,
             secret=self.secret,
-            hub_role_arn=self.hub.role_arn if self.hub else settings.hub_role_arn,
+            hub_role_arn=hub_role_arn,
         )
         self.api = SlackApi(
             self,

@@ -1,11 +1,13 @@
 """A local Slack Web API: what slack_sdk's `WebClient(base_url=...)` talks to, recorded for tests.
 
 Speaks `chat.postMessage` (with message metadata), `chat.update`, `chat.postEphemeral`,
-`conversations.history` and `auth.test` (form-encoded or JSON bodies, bearer token checked) and
-serves response URLs. Answers as Slack does (`ok`, `error`, `ts`, `message`), stamps messages
-with the real time (as Slack's `ts` is), checks Block Kit limits loosely (`invalid_blocks`), and
-can be told to fail before or after carrying a call out, to answer late, to go down (`outage()`)
-or to rate-limit `chat.postMessage` per channel with an honest `Retry-After`.
+`conversations.history`, `users.lookupByEmail` (members registered with `add_user`) and
+`auth.test` (form-encoded or JSON bodies, bearer token checked) and serves response URLs.
+Answers as Slack does (`ok`, `error`, `ts`, `message`), stamps messages with the real time
+(as Slack's `ts` is), checks Block Kit limits loosely (`invalid_blocks`), and can be told to
+fail before or after carrying a call out, to answer late, to go down (`outage()`), to lack a
+scope (`history_scope`, `users_email_scope`) or to rate-limit `chat.postMessage` per channel
+with an honest `Retry-After`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_ID = 255
 MAX_MESSAGE_TEXT = 40000
+# The bot scopes slack-app-manifest.yml asks for: what a missing_scope answer lists as
+# `provided` (less any the test switched off).
+MANIFEST_SCOPES = (
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "users:read",
+    "users:read.email",
+)
 _CHANNEL_ID = re.compile(r"^(?:[CGD][A-Z0-9]+|#[\w.-]+)$")
 
 
@@ -89,6 +100,18 @@ class ResponseUrlPost:
     ts: str
     payload: dict[str, Any]
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    """A member of the workspace, as `add_user` registered them."""
+
+    id: str
+    email: str
+    name: str
+    real_name: str
+    display_name: str
+    deleted: bool = False
 
 
 @dataclass
@@ -149,6 +172,7 @@ class SlackStandIn(Service):
         self.rate_limit_per_second: float | None = None
         self.response_url_ttl_seconds: float = RESPONSE_URL_TTL_SECONDS
         self.history_scope = True  # False: conversations.history answers missing_scope
+        self.users_email_scope = True  # False: users.lookupByEmail answers missing_scope
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rate_limited = 0
         self.posted: list[PostedMessage] = []
@@ -157,6 +181,7 @@ class SlackStandIn(Service):
         self.response_url_posts: list[ResponseUrlPost] = []
         self._lock = threading.RLock()
         self._messages: dict[tuple[str, str], PostedMessage] = {}
+        self._users: dict[str, User] = {}  # by email
         self._faults: list[_Fault] = []
         self._outages = 0
         self._last_post: dict[str, float] = {}
@@ -228,6 +253,31 @@ class SlackStandIn(Service):
             with self._lock:
                 self._outages -= 1
 
+    def add_user(
+        self,
+        user_id: str,
+        email: str,
+        name: str | None = None,
+        *,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        deleted: bool = False,
+    ) -> User:
+        """A member `users.lookupByEmail` finds by `email`; `name` is the handle (default:
+        the email's local part), `deleted` a deactivated account."""
+        handle = name or email.split("@", 1)[0]
+        user = User(
+            id=user_id,
+            email=email,
+            name=handle,
+            real_name=real_name if real_name is not None else handle,
+            display_name=display_name if display_name is not None else handle,
+            deleted=deleted,
+        )
+        with self._lock:
+            self._users[email] = user
+        return user
+
     def new_response_url(self, channel: str, ts: str) -> str:
         """A response URL for the message `ts` in `channel`, as an interaction payload carries."""
         token = secrets.token_urlsafe(12)
@@ -268,6 +318,7 @@ class SlackStandIn(Service):
                     "chat.update": self._update,
                     "chat.postEphemeral": self._post_ephemeral,
                     "conversations.history": self._history,
+                    "users.lookupByEmail": self._lookup_by_email,
                     "auth.test": self._auth_test,
                 }.get(method)
                 if handler is None:
@@ -381,7 +432,7 @@ class SlackStandIn(Service):
         """A channel's top-level messages, newest first, between `oldest` and `latest`, in
         pages of `limit` with a cursor; metadata only with `include_all_metadata`."""
         if not self.history_scope:
-            raise SlackError("missing_scope", needed="channels:history", provided="chat:write")
+            raise SlackError("missing_scope", needed="channels:history", provided=self._provided())
         channel = self._channel(params)
         try:
             oldest = float(params.get("oldest") or 0)
@@ -406,6 +457,31 @@ class SlackStandIn(Service):
             has_more=more,
             response_metadata={"next_cursor": str(offset + limit) if more else ""},
         )
+
+    def _lookup_by_email(self, params: dict[str, Any]) -> _Reply:
+        """The member with this email (Slack's user object), `users_not_found` for none.
+        Needs `users:read.email`; the scope is checked before the arguments, as Slack does."""
+        if not self.users_email_scope:
+            raise SlackError("missing_scope", needed="users:read.email", provided=self._provided())
+        email = str(params.get("email") or "").strip()
+        if not email:
+            raise SlackError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: email"]},
+            )
+        user = self._users.get(email)
+        if user is None:
+            raise SlackError("users_not_found")
+        return _ok(user=_wire_user(user))
+
+    def _provided(self) -> str:
+        """The token's scopes, as a missing_scope answer lists them (comma-separated)."""
+        off: set[str] = set()
+        if not self.history_scope:
+            off |= {"channels:history", "groups:history"}
+        if not self.users_email_scope:
+            off.add("users:read.email")
+        return ",".join(s for s in MANIFEST_SCOPES if s not in off)
 
     def _auth_test(self, params: dict[str, Any]) -> _Reply:
         return _ok(
@@ -505,6 +581,29 @@ def _wire(message: PostedMessage, with_metadata: bool = False) -> dict[str, Any]
     if with_metadata and message.metadata is not None:
         wire["metadata"] = message.metadata
     return wire
+
+
+def _wire_user(user: User) -> dict[str, Any]:
+    """The `user` object of users.lookupByEmail (and users.info), its commonest fields."""
+    return {
+        "id": user.id,
+        "team_id": TEAM_ID,
+        "name": user.name,
+        "deleted": user.deleted,
+        "real_name": user.real_name,
+        "is_admin": False,
+        "is_owner": False,
+        "is_bot": False,
+        "is_app_user": False,
+        "profile": {
+            "real_name": user.real_name,
+            "real_name_normalized": user.real_name,
+            "display_name": user.display_name,
+            "display_name_normalized": user.display_name,
+            "email": user.email,
+            "team": TEAM_ID,
+        },
+    }
 
 
 def _content(params: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:

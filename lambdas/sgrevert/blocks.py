@@ -3,16 +3,23 @@
 Pure: takes a `ChangeRecord`, returns text and Block Kit blocks. The message always
 stays within Block Kit limits (50 blocks, 10 fields a section, 3000 characters a
 section, 150 a header) however many rules a call added, and every string that came
-from the CloudTrail record is escaped before it reaches mrkdwn.
+from the CloudTrail record is escaped before it reaches mrkdwn. A record with context
+(`record.context`) also shows the account's name, the group's exposure beside the risk,
+the group, what it is attached to, the actor as a person, a note on each added rule and
+what could not be read; the words come from `context_text`, shared with the CLI.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+from sgrevert import context_text
 from sgrevert.cloudtrail import direction_known, is_id_only
+from sgrevert.context import ChangeContext
+from sgrevert.context_text import MRKDWN, SLACK_USER, account_label, exposure_tag, rule_notes
+from sgrevert.context_text import clip as _clip
 from sgrevert.model import Change, ChangeRecord, Direction, Rule, SourceKind, State
 
 ACTION_APPROVE = "approve"
@@ -54,7 +61,8 @@ _RISK_ICONS = {
     "low": ":white_circle:",
 }
 MAX_BATCH_LINES = 40  # member lines shown in a group message; the rest are counted
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_USER = SLACK_USER
+escape = context_text.escape  # here for the callers that escape their own replies
 _ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 
 
@@ -69,14 +77,16 @@ def message(record: ChangeRecord) -> Message:
     change = record.change
     blocks: list[dict[str, Any]] = [
         _header(record),
-        _section(_summary(change)),
+        _section(_summary(change, record.context)),
         _fields(_event_fields(change)),
         _fields(_who_fields(change)),
+        *_context_blocks(change, record.context),
         {"type": "divider"},
     ]
     tail = _status_blocks(record)
     room = MAX_BLOCKS - len(blocks) - len(tail) - 1  # one for "…and N more rules"
-    blocks += _rule_blocks(change, min(room, MAX_RULE_SECTIONS))
+    notes = rule_notes(change, record.context)
+    blocks += _rule_blocks(change, min(room, MAX_RULE_SECTIONS), notes)
     blocks += tail
     return Message(text=_fallback(record), blocks=blocks)
 
@@ -85,11 +95,6 @@ def notice(text: str) -> Message:
     """A short reply (ephemeral or threaded). `text` is mrkdwn the caller composed."""
     clipped = _clip(text, MAX_SECTION_TEXT)
     return Message(text=_clip(text, MAX_FALLBACK_TEXT), blocks=[_section(clipped)])
-
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack treats as control sequences in mrkdwn."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def decider(decided_by: str | None) -> str:
@@ -126,15 +131,17 @@ def _group(change: Change, code: bool = True) -> str:
 def _header(record: ChangeRecord) -> dict[str, Any]:
     # plain_text is never parsed for mentions or links, so it needs no escaping.
     change = record.change
-    text = f"{_risk_prefix(record.risk)}{_what(change).capitalize()} on {change.group_id}"
+    prefix = _risk_prefix(record.risk, exposure_tag(record.context))
+    text = f"{prefix}{_what(change).capitalize()} on {change.group_id}"
     return {
         "type": "header",
         "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER_TEXT), "emoji": True},
     }
 
 
-def _summary(change: Change) -> str:
-    where = f"{_group(change)} in account {_code(change.account, 32)}, {_code(change.region, 32)}"
+def _summary(change: Change, context: ChangeContext | None = None) -> str:
+    account = account_label(change, context)
+    where = f"{_group(change)} in account {account}, {_code(change.region, 32)}"
     if change.vpc_id:
         where += f", VPC {_code(change.vpc_id, 64)}"
     return f"*{_clip(_what(change).capitalize(), 80)}* on {where}"
@@ -212,12 +219,17 @@ def _source(change: Change, rule: Rule) -> str:
     return f"{text} (anywhere)" if rule.source in _ANYWHERE else text
 
 
-def _rule_blocks(change: Change, max_sections: int) -> list[dict[str, Any]]:
+def _rule_blocks(
+    change: Change, max_sections: int, notes: Sequence[str | None] = ()
+) -> list[dict[str, Any]]:
     sections: list[str] = []
     current = ""
     shown = 0
-    for rule in change.rules:
+    for index, rule in enumerate(change.rules):
         line = rule_line(change, rule)
+        note = notes[index] if index < len(notes) else None
+        if note:
+            line += f"\n      ↳ {note}"
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) <= MAX_SECTION_TEXT:
             current = candidate
@@ -369,18 +381,53 @@ def _fallback(record: ChangeRecord) -> str:
         State.IGNORED: "ignored by policy",
     }.get(record.state, record.state.value)
     where = (
-        f"{_user_text(change.group_id, 64)} in {_user_text(change.account, 32)} "
+        f"{_user_text(change.group_id, 64)} in {_fallback_account(change, record.context)} "
         f"{_user_text(change.region, 32)}"
     )
-    risk = f"[{record.risk.upper()}] " if record.risk else ""
+    risk = _fallback_risk(record.risk, exposure_tag(record.context))
     return _clip(f"{risk}{_what(change).capitalize()} on {where}: {state}", MAX_FALLBACK_TEXT)
 
 
-def _risk_prefix(risk: str | None) -> str:
-    """ "🚨 CRITICAL · " for the header; nothing for records made before risk levels."""
-    if not risk:
-        return ""
-    return f"{_RISK_ICONS.get(risk, '')} {risk.upper()} · ".lstrip()
+def _risk_prefix(risk: str | None, exposure: str | None = None) -> str:
+    """ "🚨 CRITICAL · reachable from the internet · " for the header; nothing for records
+    made before risk levels and context."""
+    prefix = f"{_RISK_ICONS.get(risk, '')} {risk.upper()} · ".lstrip() if risk else ""
+    return f"{prefix}{exposure} · " if exposure else prefix
+
+
+def _fallback_risk(risk: str | None, exposure: str | None) -> str:
+    """ "[CRITICAL · reachable from the internet] ", "[CRITICAL] " or nothing."""
+    tag = " · ".join(part for part in (risk.upper() if risk else None, exposure) if part)
+    return f"[{tag}] " if tag else ""
+
+
+def _fallback_account(change: Change, context: ChangeContext | None) -> str:
+    account = _user_text(change.account, 32)
+    if context is None or not context.account_name:
+        return account
+    return f"{_user_text(context.account_name, 64)} ({account})"
+
+
+# -- context ---------------------------------------------------------------------------------
+
+
+def _context_blocks(change: Change, context: ChangeContext | None) -> list[dict[str, Any]]:
+    """The context section (group, IaC warning, attachments, exposure, actor) and a context
+    block naming what could not be read; nothing for records without context."""
+    if context is None:
+        return []
+    blocks: list[dict[str, Any]] = []
+    lines = [_sentence(line) for line in context_text.context_lines(change, context)]
+    if lines:
+        blocks.append(_section("\n".join(lines)))
+    gaps = context_text.gap_lines(change, context)
+    if gaps:
+        blocks.append(_context(":grey_question: " + "\n".join(_sentence(g) for g in gaps)))
+    return blocks
+
+
+def _sentence(line: str) -> str:
+    return line[:1].upper() + line[1:]
 
 
 # -- Block Kit helpers -----------------------------------------------------------------------
@@ -407,19 +454,13 @@ def _context(text: str) -> dict[str, Any]:
     }
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _user_text(text: str, limit: int) -> str:
     """A string from the record, shortened first so escaping never cuts an entity."""
-    return escape(_clip(text, limit))
+    return MRKDWN.text(text, limit)
 
 
 def _code(text: str, limit: int) -> str:
-    # A backtick inside would end the code span early.
-    inner = _user_text(text.replace("`", "'"), limit)
-    return f"`{inner}`"
+    return MRKDWN.code(text, limit)
 
 
 # -- group messages (one actor, one group, one run) and the run's summary ----------------------
@@ -436,9 +477,10 @@ def batch_message(batch_id: str, records: list[ChangeRecord]) -> Message:
     Each member keeps its own state, shown on its line; the buttons decide every member
     still open (Deny also retries members whose revert failed)."""
     first = records[0].change
+    context = _batch_context(records)
     risk = _highest_risk(records)
     count = len(records)
-    header = f"{_risk_prefix(risk)}{count} changes on {first.group_id}"
+    header = f"{_risk_prefix(risk, exposure_tag(context))}{count} changes on {first.group_id}"
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -446,14 +488,16 @@ def batch_message(batch_id: str, records: list[ChangeRecord]) -> Message:
         },
         _section(
             f"*{count} changes* by {_code(first.actor.arn, 600)} on {_group(first)} in account "
-            f"{_code(first.account, 32)}, {_code(first.region, 32)}"
+            f"{account_label(first, context)}, {_code(first.region, 32)}"
         ),
         _fields(_who_fields(first)),
+        # The members share account, region and group: their context is said once.
+        *_context_blocks(_all_rules(records), context),
         {"type": "divider"},
     ]
     blocks += _member_blocks(records)
     blocks += _batch_status(batch_id, records)
-    return Message(text=_batch_fallback(records, risk), blocks=blocks[:MAX_BLOCKS])
+    return Message(text=_batch_fallback(records, risk, context), blocks=blocks[:MAX_BLOCKS])
 
 
 def summary_message(left: int, cap: int, by_risk: dict[str, int]) -> Message:
@@ -478,10 +522,25 @@ def _highest_risk(records: list[ChangeRecord]) -> str | None:
     return min(risks, key=order.index) if risks else None
 
 
+def _batch_context(records: list[ChangeRecord]) -> ChangeContext | None:
+    """The most recently read context of the members, if any has one."""
+    contexts = [r.context for r in records if r.context is not None]
+    return max(contexts, key=lambda c: c.read_at) if contexts else None
+
+
+def _all_rules(records: list[ChangeRecord]) -> Change:
+    """The first member carrying every member's rules, for words about "the rules"."""
+    return replace(records[0].change, rules=tuple(r for m in records for r in m.change.rules))
+
+
 def _member_line(record: ChangeRecord) -> str:
     change = record.change
     icon = _STATE_ICONS.get(record.state, "")
-    rules = "; ".join(rule_line(change, r).removeprefix("• ") for r in change.rules[:3])
+    notes = rule_notes(change, record.context)
+    rules = "; ".join(
+        rule_line(change, r).removeprefix("• ") + (f" ({notes[i]})" if notes[i] else "")
+        for i, r in enumerate(change.rules[:3])
+    )
     more = f" (+{len(change.rules) - 3} more)" if len(change.rules) > 3 else ""
     risk = f" · {record.risk}" if record.risk else ""
     return f"{icon} {_when(change)}{risk}: {rules or _what(change)}{more}"
@@ -543,10 +602,12 @@ def _batch_status(batch_id: str, records: list[ChangeRecord]) -> list[dict[str, 
     return blocks
 
 
-def _batch_fallback(records: list[ChangeRecord], risk: str | None) -> str:
+def _batch_fallback(
+    records: list[ChangeRecord], risk: str | None, context: ChangeContext | None
+) -> str:
     first = records[0].change
-    prefix = f"[{risk.upper()}] " if risk else ""
+    prefix = _fallback_risk(risk, exposure_tag(context))
     open_ = sum(1 for r in records if r.state is State.PENDING)
-    where = f"{_user_text(first.group_id, 64)} in {_user_text(first.account, 32)}"
+    where = f"{_user_text(first.group_id, 64)} in {_fallback_account(first, context)}"
     state = f"{open_} awaiting review" if open_ else "decided"
     return _clip(f"{prefix}{len(records)} changes on {where}: {state}", MAX_FALLBACK_TEXT)

@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sgrevert import aws
 from sgrevert.cli_render import STATE_COLOURS, Cell, QueryStatus, Style, table, wants_colour
 from sgrevert.cloudtrail import SkipRecord, is_id_only, parse_record
+from sgrevert.context_text import PLAIN, account_label, exposure_word
 from sgrevert.deadline import Deadline
 from sgrevert.errors import (
     AlreadyDecided,
@@ -184,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     changes = commands.add_parser(
         "changes",
         help="list recorded changes and who decided them",
-        description="List recorded changes from the table, with who decided what and when.",
+        description="List recorded changes from the table, with who decided what and when, "
+        "the account's name and the group's exposure where context was read.",
     )
     changes.add_argument("--state", type=_state, help="only this state (PENDING, DENIED, ...)")
     changes.add_argument("--since", type=duration, default=duration("7d"), help="window (7d)")
@@ -429,35 +431,61 @@ def _changes(args: argparse.Namespace, io: Io) -> int:
         key=lambda r: (r.change.event_time, r.event_id),
     )
     if args.json:
-        _print_json(io, [_record_dict(record) for record in records])
+        _print_json(io, [record_dict(record) for record in records])
     elif records:
-        headers = ["TIME", "EVENT ID", "ACCOUNT", "REGION", "GROUP", "EVENT", "STATE"]
-        headers += ["DECIDED BY", "DECIDED AT", "OUTCOME"]
-        rows: list[list[Cell]] = [
-            [
-                iso(record.change.event_time),
-                record.event_id,
-                record.change.account,
-                record.change.region,
-                record.change.group_id,
-                record.change.event_name,
-                (_state_style(record.state), record.state.value),
-                record.decided_by or "-",
-                iso(record.decided_at) if record.decided_at else "-",
-                record.outcome or "",
-            ]
-            for record in records
-        ]
-        io.say(table(headers, rows, io.style))
+        io.say(changes_table(records, io.style))
     io.note(f"{len(records)} changes since {iso(since)}")
     return EXIT_OK
+
+
+CHANGES_HEADERS = (
+    "TIME",
+    "EVENT ID",
+    "ACCOUNT",
+    "REGION",
+    "GROUP",
+    "EVENT",
+    "EXPOSURE",
+    "STATE",
+    "DECIDED BY",
+    "DECIDED AT",
+    "OUTCOME",
+)
+
+
+def changes_table(records: Sequence[ChangeRecord], style: Style) -> str:
+    """The `changes` table: the account by name where known, and the group's exposure as
+    read when the change was posted (- for records without context)."""
+    rows: list[list[Cell]] = [
+        [
+            iso(record.change.event_time),
+            record.event_id,
+            account_label(record.change, record.context, PLAIN),
+            record.change.region,
+            record.change.group_id,
+            record.change.event_name,
+            _exposure_cell(record),
+            (_state_style(record.state), record.state.value),
+            record.decided_by or "-",
+            iso(record.decided_at) if record.decided_at else "-",
+            record.outcome or "",
+        ]
+        for record in records
+    ]
+    return table(CHANGES_HEADERS, rows, style)
+
+
+def _exposure_cell(record: ChangeRecord) -> Cell:
+    word = exposure_word(record.context)
+    return ("red", word) if word.startswith("internet") else word
 
 
 def _state_style(state: State) -> str:
     return STATE_COLOURS.get(state.value, "")
 
 
-def _record_dict(record: ChangeRecord) -> dict[str, Any]:
+def record_dict(record: ChangeRecord) -> dict[str, Any]:
+    """A record as `changes --json` prints it."""
     return {
         "change": record.change.to_dict(),
         "state": record.state.value,
@@ -467,6 +495,7 @@ def _record_dict(record: ChangeRecord) -> dict[str, Any]:
         "outcome": record.outcome,
         "slack_channel": record.slack_channel,
         "slack_ts": record.slack_ts,
+        "context": record.context.to_dict() if record.context else None,
     }
 
 

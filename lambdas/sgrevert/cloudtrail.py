@@ -560,3 +560,17 @@ def _get(mapping: Mapping[str, Any], *keys: str) -> Any:
         if key in mapping:
             return mapping[key]
     return None
+
+
+def described_rule(item: Mapping[str, Any]) -> Rule:
+    """A rule as EC2's DescribeSecurityGroupRules returns it (`SecurityGroupRuleId`,
+    `IsEgress`, `CidrIpv4`, `ReferencedGroupInfo`...): the same fields as CloudTrail's
+    `securityGroupRuleSet` items, capitalised, so read by the same code. SkipRecord if
+    it has no source."""
+    return _response_rule(_camel(item), Direction.INGRESS)
+
+
+def _camel(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key[:1].lower() + key[1:]: _camel(item) for key, item in value.items()}
+    return value

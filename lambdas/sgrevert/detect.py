@@ -17,12 +17,16 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sgrevert import aws
+from sgrevert.account_names import AccountNames
+from sgrevert.context_read import ContextReader
 from sgrevert.detector import Detector, RunReport
 from sgrevert.event_queue import QueuedEvents, is_sqs_batch
 from sgrevert.lake import LakeQuery
+from sgrevert.people import SlackPeople
+from sgrevert.roles import RoleChain
 from sgrevert.selfinvoke import RevertJob, SelfInvoker
 from sgrevert.settings import DetectSettings, LakeSettings
-from sgrevert.slack import ChannelPoster, load_credentials, web_client
+from sgrevert.slack import ChannelPoster, SlackCredentials, load_credentials, web_client
 from sgrevert.store import ChangeStore
 
 logger = Logger(service="sgrevert-detect")
@@ -37,9 +41,33 @@ def settings() -> DetectSettings:
     return DetectSettings.from_env()
 
 
+@cache
+def account_names() -> AccountNames:
+    """Kept for the process: one ListAccounts an hour answers every run."""
+    config = settings()
+
+    def organizations() -> Any:
+        base = aws.session()
+        if config.org_read_role_arn:
+            base = aws.assumed_session(config.org_read_role_arn, "sgrevert-accounts", base)
+        return aws.client("organizations", base)
+
+    return AccountNames(organizations)
+
+
+@cache
+def people(bot_token: str) -> SlackPeople:
+    """Kept for the process (per token, so a rotated token is used): each email is looked
+    up in Slack once."""
+    credentials = SlackCredentials(bot_token=bot_token, signing_secret="")
+    return SlackPeople(web_client(settings().slack, credentials))
+
+
 def reset() -> None:
     """Forget cached settings, for processes that change the environment between runs."""
     settings.cache_clear()
+    account_names.cache_clear()
+    people.cache_clear()
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -59,6 +87,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         time_left=_time_left(context),
         policy=config.policy,
         start_revert=_revert_starter(config.revert_function_arn, base),
+        context=ContextReader(
+            RoleChain(aws.client("sts", base), config.hub_role_arn, config.spoke_role_name),
+            account_names(),
+            people(slack.token or ""),
+            owner_tag_keys=config.policy.owner_tag_keys,
+        ),
     )
     if is_sqs_batch(event):
         batch = QueuedEvents(event, context)

@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sgrevert import blocks
 from sgrevert.bursts import Unit, plan_messages
 from sgrevert.cloudtrail import SkipRecord, parse_record
+from sgrevert.context import ChangeContext
 from sgrevert.errors import AlreadyDecided, SlackOutcomeUnknown, SlackRejected, SlackUnavailable
 from sgrevert.eventbridge import cloudtrail_record
 from sgrevert.model import Change, ChangeRecord, State, iso
 from sgrevert.policy import Policy, Verdict
 from sgrevert.query import security_group_changes
+from sgrevert.risk import Risk
 from sgrevert.selfinvoke import InvokeFailed, RevertJob
 from sgrevert.store import ChangeStore
 from sgrevert.window import Window, detection_window
@@ -40,6 +43,7 @@ MAX_REPORTED_SKIPS = 20  # keeps the run report (the handler's return value) sma
 POST_CLAIM_LEASE = timedelta(minutes=5)
 # Seconds kept back from the Lambda timeout: posting stops here and the rest waits a run.
 POST_RESERVE_SECONDS = 10.0
+CONTEXT_RUN_SECONDS = 20.0  # what reading context may take of a run, in all
 # Seconds the Lake query may not use, so the run still has time to record and post.
 QUERY_RESERVE_SECONDS = 60.0
 MIN_QUERY_SECONDS = 10.0
@@ -64,6 +68,12 @@ class Poster(Protocol):
 # Starts the responder's revert of a change the policy denied (an asynchronous Invoke);
 # raises InvokeFailed when it cannot.
 StartRevert = Callable[[RevertJob], None]
+
+
+class ContextSource(Protocol):
+    def read(
+        self, changes: Sequence[Change], now: datetime, budget_seconds: float
+    ) -> dict[str, ChangeContext]: ...
 
 
 class RowSource(Protocol):
@@ -112,6 +122,7 @@ class Detector:
         *,
         policy: Policy | None = None,
         start_revert: StartRevert | None = None,
+        context: ContextSource | None = None,
     ) -> None:
         self._store = store
         self._poster = poster
@@ -119,6 +130,7 @@ class Detector:
         self._time_left = time_left
         self._policy = policy or Policy()
         self._start_revert = start_revert
+        self._context = context
 
     def record(self, records: Iterable[Mapping[str, Any]], report: RunReport) -> list[str]:
         """Parse and record each CloudTrail record; returns the event ids recorded now.
@@ -199,6 +211,7 @@ class Detector:
         records = [found[event_id] for event_id in pending if event_id in found]
         units = plan_messages(records)
         cap = self._policy.max_messages_per_run
+        units = [*self._with_context(units[:cap]), *units[cap:]]
         for index, unit in enumerate(units):
             rest = units[index:]
             if report.messages >= cap:
@@ -215,6 +228,49 @@ class Detector:
                     extra={"left": report.left_unposted},
                 )
                 return
+
+    def _with_context(self, units: list[Unit]) -> list[Unit]:
+        """Read the context of the changes about to be posted (those still without any),
+        keep it on their records, and show it in their messages. Best effort: a change
+        whose context cannot be read or kept is posted all the same."""
+        missing = [r.change for unit in units for r in unit.records if r.context is None]
+        if self._context is None or not missing:
+            return units
+        budget = min(CONTEXT_RUN_SECONDS, self._time_left() - POST_RESERVE_SECONDS)
+        if budget <= 0:
+            return units
+        contexts = self._context.read(missing, self._clock(), budget)
+        read: dict[str, ChangeRecord] = {}
+        for unit in units:
+            for record in unit.records:
+                context = contexts.get(record.event_id)
+                if context is None:
+                    continue
+                risk, note = self._lowered_for(record, context)
+                try:
+                    self._store.set_context(record.event_id, context, risk=risk, note=note)
+                except (ClientError, BotoCoreError) as error:
+                    log = {"event_id": record.event_id, "error": str(error)}
+                    logger.warning("context not kept", extra=log)
+                lowered = replace(record, risk=risk, note=note) if risk is not None else record
+                read[record.event_id] = replace(lowered, context=context)
+        return [Unit(tuple(read.get(r.event_id, r) for r in unit.records)) for unit in units]
+
+    def _lowered_for(
+        self, record: ChangeRecord, context: ChangeContext
+    ) -> tuple[str | None, str | None]:
+        """(risk, why) one level lower when the policy asks it for a group attached to
+        nothing; (None, None) keeps the rule-based risk."""
+        attachments = context.attachments
+        if not self._policy.lower_risk_when_unattached or attachments is None:
+            return None, None
+        if attachments.total or record.risk is None:
+            return None, None
+        rated = Risk.parse(record.risk)
+        if rated is Risk.LOW:
+            return None, None
+        lowered = rated.lowered().label
+        return lowered, f"{rated.label} lowered to {lowered}: the group is attached to nothing"
 
     def _post_unit(self, unit: Unit, report: RunReport) -> bool:
         """Post one message; False when Slack is unavailable and the run should stop."""

@@ -11,13 +11,19 @@ once at cold start; every problem is reported together, each naming its path:
       "min_risk_to_post": "medium",
       "auto_revert_at_or_above": "critical",
       "max_messages_per_run": 40,
-      "risk": {"critical_ports": [22, 3389], "wide_ipv4_prefix": 8, "wide_ipv6_prefix": 32}
+      "risk": {"critical_ports": [22, 3389], "wide_ipv4_prefix": 8, "wide_ipv6_prefix": 32},
+      "owner_tag_keys": ["Name", "Owner", "Team", "Service", "Environment"],
+      "lower_risk_when_unattached": false
     }
 
 An ignore rule matches when every matcher it has matches (globs, `*` and `?`; a list
 means any of them). Ignored changes are recorded as IGNORED with the rule's reason and
 never posted; changes below `min_risk_to_post` are recorded PENDING (still decidable)
 and not posted. An ignore rule wins over auto-revert.
+
+`owner_tag_keys` are the security group's tags shown as its owners, in this order (an
+empty list shows none); `lower_risk_when_unattached` (off by default) lowers a change on
+a group attached to nothing (no network interface) by one risk level.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from sgrevert.risk import (
 )
 
 DEFAULT_MAX_MESSAGES_PER_RUN = 40
+DEFAULT_OWNER_TAG_KEYS = ("Name", "Owner", "Team", "Service", "Environment")
+MAX_TAG_KEY = 128  # EC2's longest tag key
 # sgrevert's own revokes: the spoke session is named for whoever denied the change.
 OWN_REVOKES = "sgrevert-own-revokes"
 _OWN_SESSION = "arn:aws*:sts::*:assumed-role/*/sgrevert-denied-by-*"
@@ -53,6 +61,8 @@ _TOP_KEYS = frozenset(
         "max_messages_per_run",
         "ignore_own_revokes",
         "risk",
+        "owner_tag_keys",
+        "lower_risk_when_unattached",
     }
 )
 _RISK_KEYS = frozenset({"critical_ports", "wide_ipv4_prefix", "wide_ipv6_prefix"})
@@ -117,6 +127,8 @@ class Policy:
     max_messages_per_run: int = DEFAULT_MAX_MESSAGES_PER_RUN
     ignore_own_revokes: bool = True
     risk_rules: RiskRules = field(default_factory=RiskRules)
+    owner_tag_keys: tuple[str, ...] = DEFAULT_OWNER_TAG_KEYS  # the group's tags shown as owners
+    lower_risk_when_unattached: bool = False  # True: one level lower on a group attached to none
 
     @property
     def auto_revert_rule(self) -> str | None:
@@ -171,10 +183,6 @@ class _Reader:
         defaults = Policy()
         min_risk = self._risk(document, "min_risk_to_post") or defaults.min_risk_to_post
         auto = self._risk(document, "auto_revert_at_or_above")
-        own = document.get("ignore_own_revokes", True)
-        if not isinstance(own, bool):
-            self.errors.append("ignore_own_revokes must be true or false")
-            own = True
         return Policy(
             ignore=self._ignore_rules(document.get("ignore", [])),
             min_risk_to_post=min_risk,
@@ -182,9 +190,44 @@ class _Reader:
             max_messages_per_run=self._int(
                 document, "max_messages_per_run", DEFAULT_MAX_MESSAGES_PER_RUN, 1, 1000
             ),
-            ignore_own_revokes=own,
+            ignore_own_revokes=self._flag(
+                document, "ignore_own_revokes", defaults.ignore_own_revokes
+            ),
             risk_rules=self._risk_rules(document.get("risk", {})),
+            owner_tag_keys=self._tag_keys(document, "owner_tag_keys", defaults.owner_tag_keys),
+            lower_risk_when_unattached=self._flag(
+                document, "lower_risk_when_unattached", defaults.lower_risk_when_unattached
+            ),
         )
+
+    def _flag(self, document: Mapping[str, Any], key: str, default: bool) -> bool:
+        value = document.get(key, default)
+        if not isinstance(value, bool):
+            self.errors.append(f"{key} must be true or false, not {value!r}")
+            return default
+        return value
+
+    def _tag_keys(
+        self, document: Mapping[str, Any], key: str, default: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        value = document.get(key, list(default))
+        if not isinstance(value, list):
+            self.errors.append(f"{key} must be a list of tag keys, not {value!r}")
+            return default
+        keys: list[str] = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                self.errors.append(f"{key}[{index}] must be a tag key (a string), not {item!r}")
+            elif len(item) > MAX_TAG_KEY:
+                self.errors.append(
+                    f"{key}[{index}] is {len(item)} characters long: a tag key has at most "
+                    f"{MAX_TAG_KEY}"
+                )
+            elif item in keys:
+                self.errors.append(f"{key}[{index}] {item!r} is listed twice")
+            else:
+                keys.append(item)
+        return tuple(keys)
 
     def _unknown(self, document: Mapping[str, Any], known: frozenset[str], path: str) -> None:
         for key in sorted(set(document) - known):

@@ -62,6 +62,10 @@ class Risk(IntEnum):
             choices = ", ".join(r.label for r in cls)
             raise ValueError(f"{text!r} is not a risk level ({choices})") from None
 
+    def lowered(self) -> Risk:
+        """One level down, low staying low."""
+        return Risk(max(Risk.LOW, self - 1))
+
 
 @dataclass(frozen=True)
 class RiskRules:

@@ -139,6 +139,11 @@ class DetectSettings:
     lake: LakeSettings | None  # None when detection is EventBridge alone
     policy: Policy = field(default_factory=Policy)
     revert_function_arn: str | None = None  # the responder, for policy reverts
+    # Reading a changed group's context in its account: hub (when configured), then spoke
+    hub_role_arn: str | None = None
+    spoke_role_name: str = DEFAULT_SPOKE_ROLE_NAME
+    # Account names (organizations:ListAccounts) through this role; None: the own role
+    org_read_role_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DetectSettings:
@@ -161,6 +166,15 @@ class DetectSettings:
             detection=detection,
             lake=_lake(env, detection) if detection.polls_lake else None,
             **_noise_control(env),
+            hub_role_arn=_hub_role_arn(env),
+            spoke_role_name=_spoke_role_name(env),
+            org_read_role_arn=env.matching(
+                "ORG_READ_ROLE_ARN",
+                ROLE_ARN_PATTERN,
+                "an IAM role ARN (a role allowed organizations:ListAccounts, in the management "
+                "account or a delegated administrator)",
+                required=False,
+            ),
         )
 
 
@@ -231,17 +245,23 @@ class RespondSettings:
         return cls(
             table_name=env.required("TABLE_NAME", "the DynamoDB table name"),
             slack=_slack(env),
-            hub_role_arn=env.matching(
-                "HUB_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False
-            ),
-            spoke_role_name=str(
-                env.matching(
-                    "SPOKE_ROLE_NAME",
-                    ROLE_NAME_PATTERN,
-                    "an IAM role name, optionally with a path (security/spoke-001)",
-                    required=False,
-                )
-                or DEFAULT_SPOKE_ROLE_NAME
-            ),
+            hub_role_arn=_hub_role_arn(env),
+            spoke_role_name=_spoke_role_name(env),
             approvers=approvers,
         )
+
+
+def _hub_role_arn(env: Env) -> str | None:
+    return env.matching("HUB_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False)
+
+
+def _spoke_role_name(env: Env) -> str:
+    return str(
+        env.matching(
+            "SPOKE_ROLE_NAME",
+            ROLE_NAME_PATTERN,
+            "an IAM role name, optionally with a path (security/spoke-001)",
+            required=False,
+        )
+        or DEFAULT_SPOKE_ROLE_NAME
+    )

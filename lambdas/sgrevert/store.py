@@ -261,14 +261,28 @@ class ChangeStore:
             raise
         return True
 
-    def set_context(self, event_id: str, context: ChangeContext) -> None:
-        """Keep what was read about a change (as JSON, like the change itself)."""
+    def set_context(
+        self,
+        event_id: str,
+        context: ChangeContext,
+        *,
+        risk: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Keep what was read about a change (as JSON, like the change itself), and the risk
+        it changed, with why, when the policy lowers it for that context."""
+        values: dict[str, Any] = {":context": json.dumps(context.to_dict(), sort_keys=True)}
+        update = "SET #context = :context"
+        if risk is not None:
+            update += ", risk = :risk, note = :note"
+            values[":risk"] = risk
+            values[":note"] = note
         self._table.update_item(
             Key=_change_key(event_id),
-            UpdateExpression="SET #context = :context",
+            UpdateExpression=update,
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#context": "context"},
-            ExpressionAttributeValues={":context": json.dumps(context.to_dict(), sort_keys=True)},
+            ExpressionAttributeValues=values,
         )
 
     # -- batches: changes posted together, decided with one click ---------------------------

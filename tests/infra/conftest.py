@@ -4,15 +4,17 @@ Asset bundling is skipped (`aws:cdk:bundling-stacks` = []): the templates do not
 on it, and pip would otherwise run on every synth. `test_bundling.py` bundles once.
 
 - `pipeline`: cdk.json as shipped (the hub role created in the stack with an operator
-  role, Lake read role, detection by both Lake and EventBridge): the pipeline stack and
-  the application stage it deploys.
+  role, Lake read role, organization read role, detection by both Lake and EventBridge):
+  the pipeline stack and the application stage it deploys.
 - `direct`: `direct=true` and the other branch of every choice (no hub role, no Lake
-  read role, approvers, an alarm topic, no reserved concurrency, a spoke role path, an
-  event data store ARN, a 5-minute schedule, 30-day logs, another table name, Lake alone,
-  a policy that reverts critical changes without a click).
+  read role, no organization read role, approvers, an alarm topic, no reserved
+  concurrency, a spoke role path, an event data store ARN, a 5-minute schedule, 30-day
+  logs, another table name, Lake alone, a policy that reverts critical changes without a
+  click).
 - `eventbridge`: `direct=true`, EventBridge alone, no Lake setting at all, the StackSet
-  created by the management account itself, a hub role managed outside the stack, and
-  reserved concurrency.
+  created by the management account itself (which lists its accounts with its own role:
+  no organization read role), a hub role managed outside the stack, and reserved
+  concurrency.
 All run cdk-nag, so synth itself fails on any unacknowledged finding.
 """
 
@@ -45,6 +47,7 @@ DIRECT_OVERRIDES: dict[str, Any] = {
     "hub_role_name": "",
     "operator_role_arns": "",
     "lake_read_role_arn": "",
+    "org_read_role_arn": "",
     "approvers": "U0123ABCD,U0456EFGH",
     "alarm_topic_arn": "arn:aws:sns:eu-west-1:222222222222:security-alarms",
     "reserve_concurrency": "false",
@@ -63,6 +66,7 @@ EVENTBRIDGE_OVERRIDES: dict[str, Any] = {
     "event_data_store": "",
     "organization_account_id": "",
     "lake_read_role_arn": "",
+    "org_read_role_arn": "",
     "lookback_minutes": "",
     "target_ous": "ou-ab12-cdef3456, ou-ab12-0123abcd",
     "target_regions": "eu-central-1",

@@ -11,7 +11,15 @@ from aws_cdk.assertions import Match, Template
 from sgrevert import store
 from sgrevert.detector import STUCK_REVERT_AFTER
 from sgrevert.settings import Detection, DetectSettings, RespondSettings
-from tests.infra.conftest import Synthesized, function, named_role, only, resources, under
+from tests.infra.conftest import (
+    EXTERNAL_HUB,
+    Synthesized,
+    function,
+    named_role,
+    only,
+    resources,
+    under,
+)
 
 EXPECTED_TYPES = {
     "AWS::DynamoDB::Table": 1,
@@ -166,6 +174,13 @@ def test_the_detector_function(app_template: dict[str, Any]) -> None:
     assert settings.lake.event_data_store_id == "EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"
     assert settings.lake.read_role_arn == "arn:aws:iam::111111111111:role/sgrevert-lake-read"
     assert settings.lake.lookback_minutes == 20
+    # it reads a changed group through the hub the stack creates, and names accounts
+    # through the organization read role
+    hub_id, _ = named_role(app_template, "sgrevert-hub")
+    assert props["Environment"]["Variables"]["HUB_ROLE_ARN"] == {"Fn::GetAtt": [hub_id, "Arn"]}
+    assert settings.hub_role_arn == "arn:aws:iam::222222222222:role/sgrevert-hub"
+    assert settings.spoke_role_name == "spoke-001"
+    assert settings.org_read_role_arn == "arn:aws:iam::111111111111:role/sgrevert-org-read"
 
 
 def test_the_responder_function(app_template: dict[str, Any]) -> None:
@@ -201,12 +216,28 @@ def test_the_other_branch_of_each_setting(direct_template: dict[str, Any]) -> No
     assert detect.lake.event_data_store_id == "EXAMPLE-abc"
     assert respond.hub_role_arn is None
     assert respond.spoke_role_name == "security/spoke-001"
+    assert (detect.hub_role_arn, detect.spoke_role_name) == (None, "security/spoke-001")
+    assert detect.org_read_role_arn is None
+    assert not {"HUB_ROLE_ARN", "ORG_READ_ROLE_ARN"} & set(
+        detector["Properties"]["Environment"]["Variables"]
+    )
     assert respond.approvers == frozenset({"U0123ABCD", "U0456EFGH"})
     assert detect.policy.max_messages_per_run == 20
     assert detect.policy.auto_revert_at_or_above is not None
     assert detect.revert_function_arn is not None
     assert "ReservedConcurrentExecutions" not in detector["Properties"]
     assert "ReservedConcurrentExecutions" not in responder["Properties"]
+
+
+def test_an_external_hub_is_in_both_functions_environments(
+    eventbridge_template: dict[str, Any],
+) -> None:
+    for name in ("revertsg-1", "revertsg-2"):
+        _, fn = function(eventbridge_template, name)
+        variables = fn["Properties"]["Environment"]["Variables"]
+        assert variables["HUB_ROLE_ARN"] == EXTERNAL_HUB, name
+        assert variables["SPOKE_ROLE_NAME"] == "spoke-001", name
+        assert "ORG_READ_ROLE_ARN" not in variables, name
 
 
 def test_each_function_logs_to_its_own_retained_log_group(app_template: dict[str, Any]) -> None:

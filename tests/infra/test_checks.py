@@ -113,9 +113,16 @@ def test_cfn_lint_passes_on_the_stack_set_template_body(app_template: dict[str, 
 def test_the_slack_manifest_asks_for_the_minimum() -> None:
     manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
 
-    # post and update, and read the review channel to find posts whose answer was lost
+    # post and update, read the review channel to find posts whose answer was lost, and
+    # find an actor by email (users:read.email, granted only together with users:read)
     assert manifest["oauth_config"]["scopes"] == {
-        "bot": ["chat:write", "channels:history", "groups:history"]
+        "bot": [
+            "chat:write",
+            "channels:history",
+            "groups:history",
+            "users:read",
+            "users:read.email",
+        ]
     }
     assert manifest["features"]["bot_user"]["display_name"]
     interactivity = manifest["settings"]["interactivity"]
@@ -154,6 +161,37 @@ def test_the_readme_spoke_policy_matches_the_stackset_template() -> None:
         "ec2:RevokeSecurityGroupEgress",
         "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeSecurityGroups",
+        # the detector's reading of a changed group: what it is attached to
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeInstances",
+    }
+
+
+def test_the_spoke_admits_the_detector_only_when_given_without_a_hub() -> None:
+    template = cfn_yaml((ROOT / "infra" / "spoke-role.yaml").read_text())
+    (trust,) = template["Resources"]["SpokeRole"]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"
+    ]
+
+    # The trusted role always; the reader (revertsg-1 without a hub) only when set
+    assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+        {"Ref": "TrustedRoleArn"},
+        {"If": ["HasReader", {"Ref": "ReaderRoleArn"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    assert template["Parameters"]["ReaderRoleArn"]["Default"] == ""
+    assert template["Conditions"]["HasReader"] == {
+        "Not": [{"Equals": [{"Ref": "ReaderRoleArn"}, ""]}]
+    }
+    # Revoking stays where it was: this account's groups only
+    (revoke,) = [
+        s
+        for s in template["Resources"]["SpokeRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+            "Statement"
+        ]
+        if s["Sid"] == "RevokeRules"
+    ]
+    assert revoke["Resource"] == {
+        "Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:security-group/*"
     }
 
 

@@ -25,6 +25,12 @@ RESPONDER_ROLE = {
         ["arn:", {"Ref": "AWS::Partition"}, ":iam::", THIS_ACCOUNT, ":role/revertsg-2"],
     ]
 }
+DETECTOR_ROLE = {
+    "Fn::Join": [
+        "",
+        ["arn:", {"Ref": "AWS::Partition"}, ":iam::", THIS_ACCOUNT, ":role/revertsg-1"],
+    ]
+}
 
 
 def trust(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -32,14 +38,15 @@ def trust(template: dict[str, Any]) -> list[dict[str, Any]]:
     return list(hub["Properties"]["AssumeRolePolicyDocument"]["Statement"])
 
 
-def test_the_hub_trusts_the_responder_and_the_operators_with_their_source_identity(
+def test_the_hub_trusts_both_functions_and_the_operators_with_their_source_identity(
     app_template: dict[str, Any],
 ) -> None:
     (statement,) = trust(app_template)
 
     assert statement["Effect"] == "Allow"
     assert set(actions(statement)) == {"sts:AssumeRole", "sts:SetSourceIdentity"}
-    # the account, pinned to exactly these roles: revertsg-2 and the break-glass operators
+    # the account, pinned to exactly these roles: revertsg-2, revertsg-1 (which reads a
+    # changed group through it) and the break-glass operators
     assert statement["Principal"] == {
         "AWS": [
             {
@@ -56,7 +63,9 @@ def test_the_hub_trusts_the_responder_and_the_operators_with_their_source_identi
             },
         ]
     }
-    assert statement["Condition"] == {"ArnLike": {"aws:PrincipalArn": [RESPONDER_ROLE, *OPERATORS]}}
+    assert statement["Condition"] == {
+        "ArnLike": {"aws:PrincipalArn": [RESPONDER_ROLE, DETECTOR_ROLE, *OPERATORS]}
+    }
 
 
 def test_the_cli_operator_chain_is_what_the_hub_admits(app_template: dict[str, Any]) -> None:
@@ -99,6 +108,20 @@ def test_the_responder_sets_its_source_identity_on_the_hub_only(
 
     (assume,) = [s for s in statements if "sts:AssumeRole" in actions(s)]
     assert set(actions(assume)) == {"sts:AssumeRole", "sts:SetSourceIdentity"}
+    assert assume["Resource"] == {"Fn::GetAtt": [hub_id, "Arn"]}
+
+
+def test_the_detector_reaches_the_hub_it_is_trusted_by(app_template: dict[str, Any]) -> None:
+    hub_id, _ = named_role(app_template, "sgrevert-hub")
+    detector_role = function_role(app_template, "revertsg-1")
+
+    # by name, as the hub's trust pins it: the role is named for the function
+    assert app_template["Resources"][detector_role]["Properties"]["RoleName"] == "revertsg-1"
+    (assume,) = [
+        s
+        for s in role_statements(app_template, detector_role)
+        if s.get("Sid") == "AssumeContextReadRole"
+    ]
     assert assume["Resource"] == {"Fn::GetAtt": [hub_id, "Arn"]}
 
 

@@ -20,6 +20,7 @@ from tests.infra.conftest import (
 
 HUB = "arn:aws:iam::222222222222:role/sgrevert-hub"
 LAKE_READER = "arn:aws:iam::111111111111:role/sgrevert-lake-read"
+ORG_READER = "arn:aws:iam::111111111111:role/sgrevert-org-read"
 SPOKE_001_ANYWHERE = {
     "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::*:role/spoke-001"]]
 }
@@ -93,16 +94,19 @@ def test_role_assumption_is_only_on_configured_roles(app_template: dict[str, Any
         )
     }
 
-    # With a hub role, the responder may assume only the hub (which alone reaches spokes)
+    # With a hub role, the responder may assume only the hub (which alone reaches spokes);
+    # the detector the hub too (to read a changed group), and its Lake and Organizations
+    # readers in the management account
     hub_id, _ = named_role(app_template, "sgrevert-hub")
-    assert assumed == {"detector": [LAKE_READER], "responder": [{"Fn::GetAtt": [hub_id, "Arn"]}]}
+    hub = {"Fn::GetAtt": [hub_id, "Arn"]}
+    assert assumed == {"detector": [LAKE_READER, hub, ORG_READER], "responder": [hub]}
     # and no other identity policy (trust policies, with a Principal, aside) grants it but
     # the hub's own, which reaches the spoke role by name
     every = statements_with(all_policy_statements(app_template), "sts:AssumeRole")
     others = [s for s in every if "Principal" not in s]
-    assert len(others) == 3
-    (hub,) = statements_with(role_statements(app_template, hub_id), "sts:AssumeRole")
-    assert hub["Resource"] == SPOKE_001_ANYWHERE
+    assert len(others) == 5
+    (hub_grant,) = statements_with(role_statements(app_template, hub_id), "sts:AssumeRole")
+    assert hub_grant["Resource"] == SPOKE_001_ANYWHERE
 
 
 def test_an_external_hub_role_is_the_only_role_the_responder_assumes(
@@ -125,8 +129,12 @@ def test_without_hub_and_reader_roles(direct_template: dict[str, Any]) -> None:
 
     # The responder assumes the spoke role, by name, in any account
     assert [s["Resource"] for s in statements_with(responder, "sts:AssumeRole")] == [SPOKE_ANYWHERE]
-    # The detector queries the configured event data store itself, assuming nothing
-    assert statements_with(detector, "sts:AssumeRole") == []
+    # and so does the detector, to read a changed group; it assumes no other role
+    assert [s["Resource"] for s in statements_with(detector, "sts:AssumeRole")] == [SPOKE_ANYWHERE]
+    # It lists the organization's accounts itself: ListAccounts has no resource ARN
+    (org,) = [s for s in detector if any(a.startswith("organizations:") for a in actions(s))]
+    assert (actions(org), org["Resource"]) == (["organizations:ListAccounts"], "*")
+    # It queries the configured event data store itself
     (lake,) = [s for s in detector if set(actions(s)) & LAKE_ACTIONS]
     assert set(actions(lake)) == LAKE_ACTIONS
     assert (
@@ -174,6 +182,7 @@ def test_grants_of_the_detector(app_template: dict[str, Any]) -> None:
     assert secret["Resource"] == {"Ref": secret_id}
     assert not [a for s in statements for a in actions(s) if a.startswith("secretsmanager:Put")]
     granted = {a for s in statements for a in actions(s)}
+    # (no Organizations call of its own: the shipped org_read_role_arn lists the accounts)
     assert not {a for a in granted if a.startswith(("lambda:", "organizations:", "sqs:Send"))}
     # It consumes the event queue, and no other queue
     event_queue_id, _ = only(under(app_template, "EventIntake/Queue"), "AWS::SQS::Queue")
@@ -186,6 +195,38 @@ def test_grants_of_the_detector(app_template: dict[str, Any]) -> None:
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
     }
+
+
+@pytest.mark.parametrize("variant", ["pipeline", "direct", "eventbridge"])
+def test_the_detector_reads_context_through_the_responders_chain_naming_nobody(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    synthesized: Synthesized = request.getfixturevalue(variant)
+    template = synthesized.template("sgrevert-realtime" if variant == "eventbridge" else "sgrevert")
+    detector = role_statements(template, function_role(template, "revertsg-1"))
+    responder = role_statements(template, function_role(template, "revertsg-2"))
+
+    # The first hop of the responder's chain (the hub, or the spoke role anywhere)
+    (context,) = [s for s in detector if s.get("Sid") == "AssumeContextReadRole"]
+    (revert,) = statements_with(responder, "sts:AssumeRole")
+    assert context["Resource"] == revert["Resource"]
+    # without sts:SetSourceIdentity: a read is nobody's decision
+    assert actions(context) == ["sts:AssumeRole"]
+    assert not statements_with(detector, "sts:SetSourceIdentity")
+    # and never an EC2 call of its own: it reads only through the spoke role
+    assert not [a for s in detector for a in actions(s) if a.startswith("ec2:")]
+
+
+def test_an_external_hub_is_what_the_detector_reads_through(
+    eventbridge_template: dict[str, Any],
+) -> None:
+    detector = role_statements(
+        eventbridge_template, function_role(eventbridge_template, "revertsg-1")
+    )
+
+    assert [s["Resource"] for s in statements_with(detector, "sts:AssumeRole")] == [HUB]
+    (org,) = statements_with(detector, "organizations:ListAccounts")
+    assert (actions(org), org["Resource"]) == (["organizations:ListAccounts"], "*")
 
 
 def test_grants_of_the_responder(app_template: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from infra.event_intake import MAX_RECEIVE_COUNT
 from sgrevert import eventbridge
 from sgrevert.settings import Detection, DetectSettings
 from tests.infra.conftest import (
+    EXTERNAL_HUB,
     ROOT,
     actions,
     cfn_yaml,
@@ -283,12 +284,15 @@ def test_eventbridge_alone_needs_no_lake_setting(eventbridge_template: dict[str,
     )
     assert settings.detection is Detection.EVENTBRIDGE
     assert settings.lake is None
-    # No Lake permission of any kind
+    # No Lake permission of any kind (no Lake read role: the one role it assumes is the hub,
+    # to read a changed group)
     statements = role_statements(
         eventbridge_template, function_role(eventbridge_template, "revertsg-1")
     )
     granted = {a for s in statements for a in actions(s)}
-    assert not {a for a in granted if a.startswith(("cloudtrail:", "sts:"))}
+    assert not {a for a in granted if a.startswith("cloudtrail:")}
+    assume = [s["Resource"] for s in statements if "sts:AssumeRole" in actions(s)]
+    assert assume == [EXTERNAL_HUB]
     # The schedule stays: it posts what a Slack outage left unposted
     (schedule,) = [
         r["Properties"]

@@ -54,6 +54,7 @@ def test_defaults_fill_everything_but_the_required_keys() -> None:
     assert result.hub_role_name is None
     assert result.operator_role_arns == ()
     assert result.lake_read_role_arn is None
+    assert result.org_read_role_arn is None  # ListAccounts with the detector's own role
     assert result.reserve_concurrency is False
     assert result.log_retention_days == 365
     assert result.direct is False
@@ -66,6 +67,7 @@ def test_the_shipped_cdk_json_is_valid() -> None:
     assert result.hub_role_name == "sgrevert-hub" and result.creates_hub
     assert result.hub_role_arn is None
     assert result.operator_role_arns and result.lake_read_role_arn
+    assert result.org_read_role_arn == "arn:aws:iam::111111111111:role/sgrevert-org-read"
     assert result.direct is False
 
 
@@ -103,6 +105,8 @@ def test_every_problem_is_reported_at_once() -> None:
         ("stack_set_call_as", "MANAGEMENT"),
         ("slack_channel_id", "#security"),
         ("lake_read_role_arn", "arn:aws:iam::111111111111:user/alice"),
+        ("org_read_role_arn", "sgrevert-org-read"),
+        ("org_read_role_arn", ["arn:aws:iam::111111111111:role/sgrevert-org-read"]),
         ("hub_role_arn", "sgrevert-hub"),
         ("hub_role_name", "security/sgrevert hub"),
         ("operator_role_arns", "arn:aws:iam::222222222222:user/alice"),
@@ -151,6 +155,16 @@ def test_operator_roles_may_use_wildcards_for_identity_center_roles() -> None:
     )
 
 
+def test_the_organization_read_role_is_named_with_its_meaning() -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings(org_read_role_arn="arn:aws:iam::111111111111:user/alice")
+
+    message = str(raised.value)
+    assert "org_read_role_arn: 'arn:aws:iam::111111111111:user/alice' is malformed" in message
+    assert "organizations:ListAccounts" in message  # the key's documented meaning
+    assert settings(org_read_role_arn="arn:aws:iam::111111111111:role/org/reader").org_read_role_arn
+
+
 def test_function_names_must_differ() -> None:
     with pytest.raises(SettingsError, match="responder_function_name: must differ"):
         settings(detector_function_name="revertsg", responder_function_name="revertsg")
@@ -186,10 +200,11 @@ def test_json_values_from_cdk_json_are_accepted() -> None:
 
 def test_blank_optional_values_mean_unset() -> None:
     # `-c hub_role_arn=` turns the cdk.json value off
-    result = settings(hub_role_arn="", lake_read_role_arn="  ")
+    result = settings(hub_role_arn="", lake_read_role_arn="  ", org_read_role_arn="")
 
     assert result.hub_role_arn is None
     assert result.lake_read_role_arn is None
+    assert result.org_read_role_arn is None
 
 
 def test_synth_fails_naming_a_missing_key() -> None:

@@ -346,6 +346,80 @@ def test_history_without_its_scope_is_refused(slack: SlackStandIn, client: WebCl
     assert refused.value.response["needed"] == "channels:history"
 
 
+def test_a_member_is_found_by_email_as_slack_answers(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    # Given a member of the workspace
+    slack.add_user("U0ALICE", "alice@example.com", name="alice", real_name="Alice Doe")
+
+    # When the bot looks them up by email
+    answer = client.users_lookupByEmail(email="alice@example.com")
+
+    # Then Slack's user object comes back, the email in the profile
+    assert answer["ok"] is True
+    user = answer["user"]
+    assert (user["id"], user["team_id"], user["name"], user["real_name"]) == (
+        "U0ALICE",
+        "T0SANDBOX",
+        "alice",
+        "Alice Doe",
+    )
+    assert (user["deleted"], user["is_bot"]) == (False, False)
+    assert user["profile"]["email"] == "alice@example.com"
+    assert user["profile"]["real_name"] == "Alice Doe"
+    assert user["profile"]["display_name"] == "alice"
+    # sent as Slack's SDK sends it: a GET with the email in the query, the token in a header
+    assert slack.calls[-1] == ("users.lookupByEmail", {"email": "alice@example.com"})
+
+
+def test_an_unknown_email_is_users_not_found(slack: SlackStandIn, client: WebClient) -> None:
+    slack.add_user("U0ALICE", "alice@example.com")
+    with pytest.raises(SlackApiError) as missing:
+        client.users_lookupByEmail(email="bob@example.com")
+    assert slack_error(missing) == (200, "users_not_found")
+
+
+def test_a_lookup_without_an_email_is_invalid_arguments(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        client.users_lookupByEmail(email="")
+    assert slack_error(refused) == (200, "invalid_arguments")
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] missing required field: email"
+    ]
+
+
+def test_a_lookup_without_the_email_scope_names_it(slack: SlackStandIn, client: WebClient) -> None:
+    # Given an app installed without users:read.email, and a member it would find
+    slack.add_user("U0ALICE", "alice@example.com")
+    slack.users_email_scope = False
+
+    # Then Slack refuses, naming the scope it needs and the ones the token has
+    with pytest.raises(SlackApiError) as refused:
+        client.users_lookupByEmail(email="alice@example.com")
+    assert slack_error(refused) == (200, "missing_scope")
+    assert refused.value.response["needed"] == "users:read.email"
+    provided = refused.value.response["provided"].split(",")
+    assert "users:read.email" not in provided
+    assert {"chat:write", "users:read"} <= set(provided)
+
+
+def test_a_lookup_checks_the_token(slack: SlackStandIn) -> None:
+    slack.add_user("U0ALICE", "alice@example.com")
+    with pytest.raises(SlackApiError) as refused:
+        WebClient(token="xoxb-wrong", base_url=slack.api_url).users_lookupByEmail(
+            email="alice@example.com"
+        )
+    assert slack_error(refused) == (200, "invalid_auth")
+
+
+def test_a_deactivated_member_is_found_marked_deleted(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    slack.add_user("U0GONE", "gone@example.com", deleted=True)
+    user = client.users_lookupByEmail(email="gone@example.com")["user"]
+    assert (user["id"], user["deleted"], user["name"]) == ("U0GONE", True, "gone")
+
+
 def test_malformed_metadata_is_refused(client: WebClient) -> None:
     with pytest.raises(SlackApiError) as refused:
         client.chat_postMessage(channel=CHANNEL, text="x", metadata={"event_type": "t"})

@@ -415,3 +415,36 @@ def test_a_notice_is_one_section_with_a_fallback() -> None:
         {"type": "section", "text": {"type": "mrkdwn", "text": "Already approved by <@U024BE7LH>."}}
     ]
     assert_within_block_kit_limits(notice("y" * 10_000))
+
+
+# -- records stored before context existed ------------------------------------------------------
+
+
+def test_a_record_without_context_renders_as_it_always_did() -> None:
+    """Given a record with no context (stored before context was read), then the message
+    has no context section, names the account by id and tags the risk alone."""
+    change = change_from("authorize_ingress_ipv4")
+
+    msg = message(replace(record_of(change), risk="critical"))
+
+    assert [b["type"] for b in msg.blocks] == [
+        "header",
+        "section",
+        "section",
+        "section",
+        "divider",
+        "section",
+        "context",
+        "actions",
+    ]
+    assert msg.blocks[1]["text"]["text"] == (
+        "*1 inbound rule added* on `sg-0c3d5e7f9a1b2c4d6` in account `111122223333`, `eu-west-1`"
+    )
+    assert msg.blocks[0]["text"]["text"] == (
+        ":rotating_light: CRITICAL · 1 inbound rule added on sg-0c3d5e7f9a1b2c4d6"
+    )
+    assert msg.text == (
+        "[CRITICAL] 1 inbound rule added on sg-0c3d5e7f9a1b2c4d6 in 111122223333 eu-west-1: "
+        "awaiting review"
+    )
+    assert "↳" not in all_text(msg)

@@ -26,7 +26,7 @@ def rule(source: str, port: int | None = 22, protocol: str = "tcp", **kw: str) -
         if kind
         else (SourceKind.CIDR_IPV6 if ":" in source else SourceKind.CIDR_IPV4)
     )
-    return Rule(Direction.INGRESS, protocol, port, port, source_kind, source, **kw)  # type: ignore[arg-type]
+    return Rule(Direction.INGRESS, protocol, port, port, source_kind, source, **kw)
 
 
 def change(*rules: Rule, actor: str = DEV, group: str = "sg-1", event: str = "") -> Change:
@@ -146,11 +146,47 @@ def test_min_risk_holds_back_and_auto_revert_names_its_rule() -> None:
         ('{"ignore": [{"reason": "x", "group": 5}]}', r"ignore\[0\].group must be a pattern"),
         ('{"max_messages_per_run": 0}', "max_messages_per_run must be a whole number"),
         ('{"risk": {"critical_ports": ["ssh"]}}', "risk.critical_ports must be a list"),
+        ('{"ignore_own_revokes": "no"}', "ignore_own_revokes must be true or false"),
+        ('{"owner_tag_keys": "Team"}', "owner_tag_keys must be a list of tag keys"),
+        ('{"owner_tag_keys": ["Team", 7]}', r"owner_tag_keys\[1\] must be a tag key"),
+        ('{"owner_tag_keys": ["  "]}', r"owner_tag_keys\[0\] must be a tag key"),
+        ('{"owner_tag_keys": ["Team", "Team"]}', r"owner_tag_keys\[1\] 'Team' is listed twice"),
+        (json.dumps({"owner_tag_keys": ["x" * 129]}), r"owner_tag_keys\[0\] is 129 characters"),
+        ('{"lower_risk_when_unattached": "yes"}', "lower_risk_when_unattached must be true or"),
+        ('{"lower_risk_when_unattached": 1}', "lower_risk_when_unattached must be true or"),
     ],
 )
 def test_a_bad_policy_fails_with_an_error_naming_the_problem(document: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_policy(document)
+
+
+def test_owner_tags_and_unattached_groups_default_and_parse() -> None:
+    # Given no policy: the usual ownership tags, and no lowering of risk
+    defaults = parse_policy(None)
+    assert defaults.owner_tag_keys == ("Name", "Owner", "Team", "Service", "Environment")
+    assert defaults.lower_risk_when_unattached is False
+    assert parse_policy("{}").owner_tag_keys == defaults.owner_tag_keys
+
+    # When both are set, they are kept as given, in order; an empty list shows no owner
+    policy = parse_policy(
+        '{"owner_tag_keys": ["team", "cost-center", "aws:cloudformation:stack-name"], '
+        '"lower_risk_when_unattached": true}'
+    )
+    assert policy.owner_tag_keys == ("team", "cost-center", "aws:cloudformation:stack-name")
+    assert policy.lower_risk_when_unattached is True
+    assert parse_policy('{"owner_tag_keys": []}').owner_tag_keys == ()
+
+
+def test_every_problem_of_the_new_keys_is_named_at_once() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_policy('{"owner_tag_keys": ["", "Team", "Team"], "lower_risk_when_unattached": 0}')
+
+    message = str(raised.value)
+    assert message.startswith("POLICY is invalid: ")
+    assert "owner_tag_keys[0] must be a tag key" in message
+    assert "owner_tag_keys[2] 'Team' is listed twice" in message
+    assert "lower_risk_when_unattached must be true or false, not 0" in message
 
 
 def record(c: Change, state: State = State.PENDING, risk: str = "high") -> ChangeRecord:

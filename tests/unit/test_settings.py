@@ -81,6 +81,50 @@ def test_a_malformed_detector_setting_is_named(name: str, value: str) -> None:
         DetectSettings.from_env({**DETECT, name: value})
 
 
+def test_the_detector_reads_context_through_no_extra_role_by_default() -> None:
+    settings = DetectSettings.from_env(DETECT)
+
+    assert settings.hub_role_arn is None  # the spoke roles directly
+    assert settings.spoke_role_name == "spoke-001"  # as the responder's default
+    assert settings.org_read_role_arn is None  # ListAccounts with its own role
+
+
+def test_the_detector_reads_its_context_roles() -> None:
+    settings = DetectSettings.from_env(
+        {
+            **DETECT,
+            "HUB_ROLE_ARN": "arn:aws:iam::222222222222:role/sgrevert-hub",
+            "SPOKE_ROLE_NAME": " security/spoke-001 ",
+            "ORG_READ_ROLE_ARN": "arn:aws:iam::111111111111:role/sgrevert-org-read",
+        }
+    )
+
+    assert settings.hub_role_arn == "arn:aws:iam::222222222222:role/sgrevert-hub"
+    assert settings.spoke_role_name == "security/spoke-001"
+    assert settings.org_read_role_arn == "arn:aws:iam::111111111111:role/sgrevert-org-read"
+    # blank means unset, as for every optional variable
+    blank = DetectSettings.from_env({**DETECT, "HUB_ROLE_ARN": " ", "ORG_READ_ROLE_ARN": ""})
+    assert (blank.hub_role_arn, blank.org_read_role_arn) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("HUB_ROLE_ARN", "sgrevert-hub", "must be an IAM role ARN"),
+        ("SPOKE_ROLE_NAME", "spoke 001", "must be an IAM role name"),
+        ("ORG_READ_ROLE_ARN", "arn:aws:iam::111111111111:user/alice", "organizations:ListAccounts"),
+        (
+            "ORG_READ_ROLE_ARN",
+            "arn:aws:iam::1111:role/sgrevert-org-read",
+            "must be an IAM role ARN",
+        ),
+    ],
+)
+def test_a_malformed_context_role_is_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{name}='.*' is malformed: .*{message}"):
+        DetectSettings.from_env({**DETECT, name: value})
+
+
 def test_responder_settings_parse_approvers_and_a_spoke_role_with_a_path() -> None:
     settings = RespondSettings.from_env(
         {

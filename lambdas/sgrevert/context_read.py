@@ -1,0 +1,278 @@
+"""Reads a change's context at post time: account name, group, its rules and attachments,
+and the actor as a Slack person. The AWS adapter behind `sgrevert.context`.
+
+Through the hub and spoke roles the responder uses, in a read-only session (each hop
+narrowed by an STS session policy to `READ_ACTIONS`), so nothing the detector reads
+with can revoke or authorize a rule. Best effort, with a budget: each account/region is
+read once per run, places in parallel, each within `PLACE_SECONDS`, the whole run
+within the caller's budget. Whatever fails becomes a `Gap` naming what and why; the
+post never waits longer, and is never lost or doubled because of context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sgrevert.account_names import AccountNames
+from sgrevert.actor_identity import email_of, via
+from sgrevert.attachments import attachment, summarize
+from sgrevert.cloudtrail import SkipRecord, described_rule
+from sgrevert.context import ActorInfo, Attachments, ChangeContext, Gap, GroupInfo
+from sgrevert.group_info import DEFAULT_OWNER_TAG_KEYS, group_info
+from sgrevert.model import Change, Rule
+from sgrevert.revert import RevertFailed
+from sgrevert.roles import RoleChain
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_ec2.client import EC2Client
+
+logger = Logger(service="sgrevert-detect", child=True)
+
+# Exactly the calls made below: the session policy, the spoke role and the README list these.
+READ_ACTIONS = (
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSecurityGroupRules",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeInstances",
+)
+PLACE_SECONDS = 5.0  # what one account/region may hold a post back
+WORKERS = 4  # places read at once
+# Short timeouts and few retries: a slow EC2 endpoint costs the context, not the post.
+READ_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=3,
+    retries={"mode": "standard", "max_attempts": 3},
+    user_agent_extra="sgrevert-context",
+)
+NAMED_INSTANCES = 50  # instance Name tags looked up per group, at most
+
+
+class People(Protocol):
+    def user_for(self, email: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Place:
+    account: str
+    region: str
+    partition: str
+
+
+@dataclass
+class _GroupRead:
+    """What was read of one group (each part None where it could not be read)."""
+
+    info: GroupInfo | None = None
+    rules: tuple[Rule, ...] | None = None
+    attachments: Attachments | None = None
+    gaps: list[Gap] = field(default_factory=list)
+
+
+class ContextReader:
+    def __init__(
+        self,
+        chain: RoleChain,
+        accounts: AccountNames | None,
+        people: People | None,
+        *,
+        owner_tag_keys: Sequence[str] = DEFAULT_OWNER_TAG_KEYS,
+        ec2: Callable[[boto3.Session, str], EC2Client] | None = None,
+    ) -> None:
+        self._chain = chain
+        self._accounts = accounts
+        self._people = people
+        self._owner_tag_keys = tuple(owner_tag_keys)
+        self._ec2 = ec2 or _ec2_client
+
+    def read(
+        self, changes: Sequence[Change], now: datetime, budget_seconds: float
+    ) -> dict[str, ChangeContext]:
+        """Context for each change, by event id, read within `budget_seconds` in all."""
+        groups: dict[Place, set[str]] = {}
+        for change in changes:
+            groups.setdefault(Place(change.account, change.region, change.partition), set()).add(
+                change.group_id
+            )
+        reads: dict[tuple[Place, str], _GroupRead] = {}
+        pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="context")
+        try:
+            futures = {
+                pool.submit(self._read_place, place, sorted(ids)): place
+                for place, ids in groups.items()
+            }
+            done, late = wait(futures, timeout=max(0.0, min(budget_seconds, PLACE_SECONDS)))
+            for future in done:
+                place = futures[future]
+                try:
+                    reads.update({(place, g): r for g, r in future.result().items()})
+                except Exception as error:  # context must never cost the post
+                    logger.exception("context read failed", extra={"account": place.account})
+                    reason = f"context unavailable for {place.account}: {type(error).__name__}"
+                    reads.update(
+                        {(place, g): _GroupRead(gaps=[Gap("group", reason)]) for g in groups[place]}
+                    )
+            for future in late:
+                place = futures[future]
+                reason = f"context unavailable for {place.account} / {place.region}: timed out"
+                for group_id in groups[place]:
+                    reads[(place, group_id)] = _GroupRead(gaps=[Gap("group", reason)])
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a late place costs nothing more
+        contexts: dict[str, ChangeContext] = {}
+        for change in changes:
+            place = Place(change.account, change.region, change.partition)
+            contexts[change.event_id] = self._context(change, reads[(place, change.group_id)], now)
+        return contexts
+
+    def _context(self, change: Change, read: _GroupRead, now: datetime) -> ChangeContext:
+        gaps = list(read.gaps)
+        name: str | None = None
+        if self._accounts is not None:
+            name, why = self._accounts.name(change.account)
+            if why is not None:
+                gaps.append(Gap("account", f"no account name: {why}"))
+        return ChangeContext(
+            read_at=now,
+            account_name=name,
+            group=read.info,
+            rules=read.rules,
+            attachments=read.attachments,
+            actor=self._actor(change),
+            gaps=tuple(gaps),
+        )
+
+    def _actor(self, change: Change) -> ActorInfo:
+        email = email_of(change.actor)
+        user = self._people.user_for(email) if email and self._people is not None else None
+        return ActorInfo(via=via(change.actor), email=email, slack_user=user)
+
+    # -- one account and region ------------------------------------------------------------
+
+    def _read_place(self, place: Place, group_ids: list[str]) -> dict[str, _GroupRead]:
+        """Every group of one place, through one read-only session. Never raises."""
+        try:
+            session = self._chain.read_session(
+                place.account, place.partition, place.region, READ_ACTIONS
+            )
+        except RevertFailed as failure:
+            reason = f"context unavailable for {place.account}: {_short(failure.reason)}"
+            logger.warning("context unavailable", extra={"account": place.account, "why": reason})
+            return {g: _GroupRead(gaps=[Gap("group", reason)]) for g in group_ids}
+        ec2 = self._ec2(session, place.region)
+        reads = {g: _GroupRead() for g in group_ids}
+        self._describe_groups(ec2, reads)
+        self._describe_rules(ec2, reads)
+        for group_id, read in reads.items():
+            self._describe_attachments(ec2, group_id, read)
+        return reads
+
+    def _describe_groups(self, ec2: EC2Client, reads: dict[str, _GroupRead]) -> None:
+        try:
+            groups = ec2.describe_security_groups(GroupIds=list(reads))["SecurityGroups"]
+        except (ClientError, BotoCoreError) as error:
+            _gap_all(reads, "group", f"DescribeSecurityGroups: {_error(error)}")
+            return
+        for group in groups:
+            read = reads.get(str(group.get("GroupId")))
+            if read is not None:
+                read.info = group_info(group, self._owner_tag_keys)
+
+    def _describe_rules(self, ec2: EC2Client, reads: dict[str, _GroupRead]) -> None:
+        found: dict[str, list[Rule]] = {g: [] for g in reads}
+        try:
+            pages = ec2.get_paginator("describe_security_group_rules").paginate(
+                Filters=[{"Name": "group-id", "Values": list(reads)}]
+            )
+            for page in pages:
+                for item in page.get("SecurityGroupRules", []):
+                    rules = found.get(str(item.get("GroupId")))
+                    rule = _rule(item)
+                    if rules is not None and rule is not None:
+                        rules.append(rule)
+        except (ClientError, BotoCoreError) as error:
+            _gap_all(reads, "rules", f"DescribeSecurityGroupRules: {_error(error)}")
+            return
+        for group_id, rules in found.items():
+            reads[group_id].rules = tuple(rules)
+
+    def _describe_attachments(self, ec2: EC2Client, group_id: str, read: _GroupRead) -> None:
+        try:
+            interfaces = [
+                interface
+                for page in ec2.get_paginator("describe_network_interfaces").paginate(
+                    Filters=[{"Name": "group-id", "Values": [group_id]}]
+                )
+                for interface in page.get("NetworkInterfaces", [])
+            ]
+        except (ClientError, BotoCoreError) as error:
+            read.gaps.append(Gap("attachments", f"DescribeNetworkInterfaces: {_error(error)}"))
+            return
+        names = self._instance_names(ec2, interfaces, read)
+        read.attachments = summarize(attachment(i, names) for i in interfaces)
+
+    def _instance_names(
+        self, ec2: EC2Client, interfaces: Iterable[Mapping[str, Any]], read: _GroupRead
+    ) -> dict[str, str]:
+        ids = sorted(
+            {
+                str(i["Attachment"]["InstanceId"])
+                for i in interfaces
+                if (i.get("Attachment") or {}).get("InstanceId")
+            }
+        )[:NAMED_INSTANCES]
+        if not ids:
+            return {}
+        try:
+            reservations = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+        except (ClientError, BotoCoreError) as error:
+            read.gaps.append(Gap("attachments", f"no instance names: {_error(error)}"))
+            return {}
+        return {
+            str(instance["InstanceId"]): str(tag["Value"])
+            for reservation in reservations
+            for instance in reservation.get("Instances", [])
+            for tag in instance.get("Tags") or []
+            if tag.get("Key") == "Name"
+        }
+
+
+def _ec2_client(session: boto3.Session, region: str) -> EC2Client:
+    client: EC2Client = session.client("ec2", region_name=region, config=READ_CONFIG)
+    return client
+
+
+def _rule(item: Mapping[str, Any]) -> Rule | None:
+    try:
+        return described_rule(item)
+    except SkipRecord:
+        return None  # a rule shape this reader does not know: the snapshot goes without it
+
+
+def _gap_all(reads: dict[str, _GroupRead], part: str, reason: str) -> None:
+    for read in reads.values():
+        read.gaps.append(Gap(part, reason))
+
+
+def _error(error: ClientError | BotoCoreError) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__
+
+
+def _short(reason: str) -> str:
+    """`could not assume arn:…:role/spoke-001 (AccessDenied: …)…` -> `AccessDenied assuming
+    spoke-001`: what the reviewer needs, without the revert advice the text carries."""
+    if reason.startswith("could not assume ") and " (" in reason:
+        role = reason.removeprefix("could not assume ").split(" (", 1)[0].rsplit("/", 1)[-1]
+        code = reason.split(" (", 1)[1].split(":", 1)[0]
+        return f"{code} assuming {role}"
+    return reason
