@@ -35,8 +35,11 @@ from typing import IO, Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sgrevert import aws
+from sgrevert.account_names import AccountNames
 from sgrevert.cli_render import STATE_COLOURS, Cell, QueryStatus, Style, table, wants_colour
 from sgrevert.cloudtrail import SkipRecord, is_id_only, parse_record
+from sgrevert.context import ChangeContext
+from sgrevert.context_read import ContextReader
 from sgrevert.context_text import PLAIN, account_label, exposure_word
 from sgrevert.deadline import Deadline
 from sgrevert.errors import (
@@ -76,6 +79,7 @@ EXIT_USAGE = 2
 EXIT_REFUSED = 3
 
 DEFAULT_QUERY_TIMEOUT_SECONDS = 600.0
+CLI_CONTEXT_SECONDS = 60.0  # a person waits; the detector's budget is for a schedule
 REVERTIBLE_STATES = (State.PENDING, State.REVERT_FAILED)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -179,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=timedelta(seconds=DEFAULT_QUERY_TIMEOUT_SECONDS),
         help="give up on the query after this long (10m)",
     )
+    scan.add_argument(
+        "--context",
+        action="store_true",
+        help="also read each change's context with your credentials, as the detector does: "
+        "account names, the group, what it is attached to (through HUB_ROLE_ARN or "
+        "--hub-role-arn, then SPOKE_ROLE_NAME, read-only)",
+    )
+    scan.add_argument("--hub-role-arn", help="hub role for --context (env HUB_ROLE_ARN)")
+    scan.add_argument("--spoke-role-name", help="spoke role for --context (env SPOKE_ROLE_NAME)")
     scan.add_argument("--json", action="store_true", help="print JSON instead of a table")
     scan.set_defaults(run=_scan)
 
@@ -352,13 +365,23 @@ def _scan(args: argparse.Namespace, io: Io) -> int:
         status.done()
 
     risks = [assess(change) for change in changes]
+    contexts = _read_contexts(args, base, changes, end, io) if args.context else {}
     if args.json:
         _print_json(
             io,
             {
                 "window": {"start": iso(start), "end": iso(end)},
                 "changes": [
-                    {**change.to_dict(), "risk": risk.risk.label, "risk_reason": risk.reason}
+                    {
+                        **change.to_dict(),
+                        "risk": risk.risk.label,
+                        "risk_reason": risk.reason,
+                        **(
+                            {"context": _context_dict(contexts.get(change.event_id))}
+                            if args.context
+                            else {}
+                        ),
+                    }
                     for change, risk in zip(changes, risks, strict=True)
                 ],
                 "skipped": skipped,
@@ -367,12 +390,15 @@ def _scan(args: argparse.Namespace, io: Io) -> int:
     elif changes:
         headers = ["TIME", "EVENT ID", "ACCOUNT", "REGION", "GROUP", "EVENT", "ACTOR", "RULES"]
         headers.append("RISK")
+        if args.context:
+            headers.append("EXPOSURE")
         rows: list[list[Cell]] = []
         for change, risk in zip(changes, risks, strict=True):
+            context = contexts.get(change.event_id)
             cells: list[Cell] = [
                 iso(change.event_time),
                 change.event_id,
-                change.account,
+                account_label(change, context, PLAIN),
                 change.region,
                 change.group_id,
                 change.event_name,
@@ -380,12 +406,48 @@ def _scan(args: argparse.Namespace, io: Io) -> int:
                 rules_text(change.rules),
                 _risk_cell(risk),
             ]
+            if args.context:
+                word = exposure_word(context)
+                cells.append(("red", word) if word.startswith("internet") else word)
             rows.append(cells)
         io.say(table(headers, rows, io.style))
     for skipped_row in skipped:
         io.note(f"skipped {skipped_row['event_id']}: {skipped_row['reason']}")
     io.note(f"{len(changes)} changes, {len(skipped)} skipped")
     return EXIT_OK
+
+
+def _read_contexts(
+    args: argparse.Namespace,
+    base: Any,
+    changes: Sequence[Change],
+    now: datetime,
+    io: Io,
+) -> dict[str, ChangeContext]:
+    """The detector's context reader, with the operator's credentials and no Slack: each
+    account/region through the read-only hub and spoke sessions; gaps say what failed."""
+    flags = _environ(args, {"hub_role_arn": "HUB_ROLE_ARN", "spoke_role_name": "SPOKE_ROLE_NAME"})
+    hub = flags.matching("HUB_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False)
+    spoke = (
+        flags.matching(
+            "SPOKE_ROLE_NAME",
+            ROLE_NAME_PATTERN,
+            "an IAM role name, optionally with a path (security/spoke-001)",
+            required=False,
+        )
+        or DEFAULT_SPOKE_ROLE_NAME
+    )
+    io.note(f"reading context through {hub or 'the spoke roles directly'} ({spoke})")
+    reader = ContextReader(
+        RoleChain(aws.client("sts", base), hub, str(spoke)),
+        AccountNames(lambda: aws.client("organizations", base)),
+        None,
+    )
+    return reader.read(changes, now, CLI_CONTEXT_SECONDS)
+
+
+def _context_dict(context: ChangeContext | None) -> dict[str, Any] | None:
+    return context.to_dict() if context is not None else None
 
 
 def _row_record(row: Mapping[str, str]) -> Any:

@@ -119,6 +119,42 @@ def test_given_changes_over_several_pages_when_scanned_then_all_in_the_window_ar
     assert table_is_empty(table_name)
 
 
+def test_given_context_asked_for_when_scanned_then_each_change_shows_its_group_read_only(
+    lake: LakeStandIn,
+    data_store: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    assume_role_requests: Callable[[], list[dict[str, str]]],
+) -> None:
+    # Given a change to a real group that nothing uses
+    monkeypatch.setenv("HUB_ROLE_ARN", HUB_ROLE_ARN)
+    group = Group.create()
+    record = authorize(5, cidr="0.0.0.0/0")
+    record["requestParameters"]["groupId"] = group.group_id
+    record["responseElements"]["securityGroupRuleSet"]["items"][0]["groupId"] = group.group_id
+    lake.put_records(data_store, [record])
+    before = len(assume_role_requests())
+
+    # When it is scanned with --context
+    assert main(["scan", "--since", "1h", "--context", "--json"]) == EXIT_OK
+
+    # Then the context is read through the hub, read-only, and shown
+    [change] = json.loads(capsys.readouterr().out)["changes"]
+    context = change["context"]
+    assert context["group"]["name"] == "web"
+    assert context["attachments"]["total"] == 0
+    hops = assume_role_requests()[before:]
+    assert [h["RoleArn"] for h in hops] == [
+        HUB_ROLE_ARN,
+        f"arn:aws:iam::{MEMBER_ACCOUNT}:role/spoke-001",
+    ]
+    assert all("Policy" in h and "Revoke" not in h["Policy"] for h in hops)
+
+    # and the table says the group is attached to nothing
+    assert main(["scan", "--since", "1h", "--context"]) == EXIT_OK
+    assert "unattached" in capsys.readouterr().out
+
+
 def table_is_empty(table_name: str) -> bool:
     return boto3.resource("dynamodb").Table(table_name).scan()["Count"] == 0
 
