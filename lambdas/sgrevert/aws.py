@@ -29,15 +29,23 @@ def client(service: str, boto_session: boto3.Session | None = None, **kwargs: An
 
 
 def assumed_session(
-    role_arn: str, session_name: str, base: boto3.Session | None = None
+    role_arn: str,
+    session_name: str,
+    base: boto3.Session | None = None,
+    *,
+    policy: str | None = None,
 ) -> boto3.Session:
-    """A session holding temporary credentials for `role_arn`, assumed from `base`.
+    """A session holding temporary credentials for `role_arn`, assumed from `base`;
+    `policy`, an STS session policy, narrows it to what the caller needs.
 
     Region and endpoints still come from the environment, so chained sessions
     reach the same (real or local) services as the caller.
     """
     sts = client("sts", base)
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    extra = {"Policy": policy} if policy is not None else {}
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)[
+        "Credentials"
+    ]
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],

@@ -23,7 +23,7 @@ from sgrevert.detector import Detector, RunReport
 from sgrevert.event_queue import QueuedEvents, is_sqs_batch
 from sgrevert.lake import LakeQuery
 from sgrevert.people import SlackPeople
-from sgrevert.roles import RoleChain
+from sgrevert.roles import RoleChain, session_policy
 from sgrevert.selfinvoke import RevertJob, SelfInvoker
 from sgrevert.settings import DetectSettings, LakeSettings
 from sgrevert.slack import ChannelPoster, SlackCredentials, load_credentials, web_client
@@ -33,6 +33,18 @@ logger = Logger(service="sgrevert-detect")
 
 # Without a Lambda context (a local run), behave as a 5-minute function would.
 DEFAULT_TIME_BUDGET_SECONDS = 300.0
+# Every role the detector assumes is narrowed to the calls it makes there (the context
+# reader's hub and spoke sessions likewise, in sgrevert.roles).
+LAKE_POLICY = session_policy(
+    [
+        "cloudtrail:StartQuery",
+        "cloudtrail:DescribeQuery",
+        "cloudtrail:GetQueryResults",
+        "cloudtrail:CancelQuery",
+    ],
+    ["*"],
+)
+ACCOUNTS_POLICY = session_policy(["organizations:ListAccounts"], ["*"])
 
 
 @cache
@@ -49,7 +61,9 @@ def account_names() -> AccountNames:
     def organizations() -> Any:
         base = aws.session()
         if config.org_read_role_arn:
-            base = aws.assumed_session(config.org_read_role_arn, "sgrevert-accounts", base)
+            base = aws.assumed_session(
+                config.org_read_role_arn, "sgrevert-accounts", base, policy=ACCOUNTS_POLICY
+            )
         return aws.client("organizations", base)
 
     return AccountNames(organizations)
@@ -117,7 +131,7 @@ def _revert_starter(function_arn: str | None, base: boto3.Session) -> Any:
 
 def _poll_lake(detector: Detector, lake: LakeSettings, base: boto3.Session) -> RunReport:
     lake_session = (
-        aws.assumed_session(lake.read_role_arn, "sgrevert-detect", base)
+        aws.assumed_session(lake.read_role_arn, "sgrevert-detect", base, policy=LAKE_POLICY)
         if lake.read_role_arn
         else base
     )

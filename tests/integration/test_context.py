@@ -189,10 +189,17 @@ def test_a_posted_change_says_whose_account_what_the_group_protects_and_who_did_
     data_store: str,
     member: Member,
     assume_role_requests: Callable[[], list[dict[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a tagged group in front of an instance with a public IP and a database
+    # Given roles to assume for Lake and for account names, as a deployment has them
+    monkeypatch.setenv("LAKE_READ_ROLE_ARN", "arn:aws:iam::123456789012:role/sgrevert-lake-read")
+    monkeypatch.setenv("ORG_READ_ROLE_ARN", "arn:aws:iam::123456789012:role/sgrevert-org-read")
+    # and a tagged group in front of two instances (one with a public IP), a load
+    # balancer and a database
     web = member.group("web", {"Team": "payments", "managed-by": "terraform"})
     instance = member.instance(web, "web-1", public=True)
+    member.instance(web, "web-2", public=False)
+    member.interface(web, "ELB app/web-prod/50dc6c495c0c9188")
     member.interface(web, "RDSNetworkInterface")
     record = member.authorize(web, 22, "0.0.0.0/0")
     lake.put_records(data_store, [record])
@@ -210,28 +217,41 @@ def test_a_posted_change_says_whose_account_what_the_group_protects_and_who_did_
     assert "Terraform" in shown
     assert f"<@{ALICE}>" in shown  # the actor, mentioned
     assert "reachable from the internet" in shown
-    assert instance in shown and "web-1" in shown
+    assert instance in shown and "web-1" in shown and "web-2" in shown
+    assert "1 load balancer (web-prod)" in shown
     # and kept on the record, the group's rules included
     stored = changes().require(record["eventID"])
     assert stored.context is not None
     assert stored.context.account_name == "prod-payments"
     assert stored.context.actor is not None and stored.context.actor.slack_user == ALICE
     attachments = stored.context.attachments
-    assert attachments is not None and attachments.total == 2
-    assert attachments.reachable_from_internet
+    assert attachments is not None and attachments.total == 4
+    assert attachments.reachable_from_internet and attachments.public_count == 1
     assert stored.context.rules is not None
     assert {r.rule_id for r in stored.context.rules} >= {
         record["responseElements"]["securityGroupRuleSet"]["items"][0]["securityGroupRuleId"]
     }
     assert stored.context.gaps == ()
-    # and every role the detector assumed for it came with a read-only session policy
-    reads = assume_role_requests()[before:]
-    reads = [r for r in reads if r["RoleSessionName"] == "sgrevert-context"]
-    assert reads
-    for request in reads:
+    # and every role the detector assumed (Lake, account names, the group's account) came
+    # with a session policy that names no write action
+    assumed = assume_role_requests()[before:]
+    assert {r["RoleSessionName"] for r in assumed} == {
+        "sgrevert-detect",
+        "sgrevert-accounts",
+        "sgrevert-context",
+    }
+    for request in assumed:
         actions = set(json.loads(request["Policy"])["Statement"][0]["Action"])
-        assert actions <= {*READ_ACTIONS, "sts:AssumeRole"}
-        assert not [a for a in actions if not a.startswith(("ec2:Describe", "sts:AssumeRole"))]
+        reads = [a for a in actions if a.split(":")[1].startswith(("Describe", "Get", "List"))]
+        assert actions - set(reads) <= {
+            "sts:AssumeRole",  # the hub hop, only onto the spoke role
+            "cloudtrail:StartQuery",  # running the read-only Lake query
+            "cloudtrail:CancelQuery",
+        }, request["RoleSessionName"]
+    context_reads = [r for r in assumed if r["RoleSessionName"] == "sgrevert-context"]
+    assert set(json.loads(context_reads[-1]["Policy"])["Statement"][0]["Action"]) == set(
+        READ_ACTIONS
+    )
 
 
 @pytest.mark.usefixtures("env")
