@@ -1,9 +1,12 @@
 """`make demo`: sgrevert's whole loop on this machine, no AWS account, no Slack workspace.
 
 The story: an organization with two member accounts; people change security groups
-there (one opens SSH to the world); CloudTrail records the calls in Lake; the detector
-posts each change to Slack; an approver approves one, another denies the risky one;
-the responder reverts exactly the denied rules through the hub and spoke roles.
+there (one opens SSH to the world on a group in front of an instance with a public IP,
+another opens RDP on a group attached to nothing); CloudTrail records the calls in Lake;
+the detector reads each change's context (the account's name, what the group is attached
+to, who the actor is in Slack) and posts it to Slack; an approver approves one, another
+denies the risky one; the responder reverts exactly the denied rules through the hub and
+spoke roles.
 
 Every step talks over HTTP to real boto3/slack_sdk clients and the real handlers.
 Exits 0 when the story ends as it should; otherwise 1, naming the step and why.
@@ -23,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.org import RuleView
+from sandbox.org import Group, RuleView
 from sandbox.render import Renderer
-from sandbox.servers import ALICE, BOB, MALLORY, USERS, Sandbox
+from sandbox.servers import ALICE, BOB, CAROL, DAVE, ERIN, FRANK, MALLORY, USERS, Developer, Sandbox
+from sgrevert.context import AttachmentKind, Attachments, ChangeContext
 from sgrevert.model import State
 
 DEFAULT_LOG = Path(tempfile.gettempdir()) / "sgrevert-demo" / "handlers.log"
@@ -44,7 +48,7 @@ class Call:
 
     label: str
     group: str
-    who: str
+    who: Developer
     event_id: str
     rule_ids: tuple[str, ...]
 
@@ -102,20 +106,27 @@ class Demo:
         self.section("The organization")
         self.line(f"{org.organization_id}, management account {org.management}")
         for account, role in (
-            (org.management, "Lake event data store, read role sgrevert-lake-read"),
+            (
+                org.management,
+                "Lake event data store; read roles sgrevert-lake-read, sgrevert-org-read",
+            ),
             (org.security, "sgrevert: table, Slack secret, revertsg-1/2, hub role sgrevert-hub"),
-            (org.members["member-a"], "spoke-001; VPC with security group 'web' (eu-west-1)"),
-            (org.members["member-b"], "spoke-001; VPC with security group 'db' (us-east-1)"),
+            (org.members["member-a"], "spoke-001; VPC with security groups 'web', 'batch'"),
+            (org.members["member-b"], "spoke-001; VPC with security group 'db'"),
         ):
             self.line(f"{org.name_of(account):<11} {account}  {self.r.style('dim', role)}")
+        self.line("security groups, and what they are attached to:")
+        for group in org.groups.values():
+            where = f"{org.name_of(group.account)} / {group.region}"
+            self.line(f"{group.key:<6} {group.group_id}  {where:<20} {_attached(group)}", indent=4)
 
-        web, db = org.groups["web"], org.groups["db"]
+        web, db, batch = org.groups["web"], org.groups["db"], org.groups["batch"]
         self.section("Changes in the member accounts (real EC2 calls to moto)")
         calls = self._make_changes(box)
         for call in calls:
-            self.line(f"{call.who:<22} {call.label}")
+            self.line(f"{call.who.email:<22} {call.label}")
             self.line(self.r.style("dim", f"rule ids {', '.join(call.rule_ids)}"), indent=25)
-        before = {"web": box.rules("web"), "db": box.rules("db")}
+        before = {key: box.rules(key) for key in org.groups}
 
         with self.step("deliver CloudTrail records to Lake"):
             delivered = box.deliver_trail()
@@ -138,13 +149,16 @@ class Demo:
             f"expected {len(calls)} changes recorded and posted, got {report}",
         )
 
+        with self.step("read the changes' context"):
+            context = self._check_context(box, calls)
+
         self.section(f"Slack #security-changes ({box.channel})")
         for call in calls:
             with self.step(f"read the Slack message for {call.label}"):
                 posted = box.posted(call.event_id).message
             self._show_message(posted.blocks, posted.text)
 
-        risky, benign, egress = calls
+        risky, benign, egress, unused = calls
         self.section("Decisions (signed Slack clicks -> API Gateway -> revertsg-2)")
         self._click(box, benign, "approve", BOB, "approves")
         self._click(box, risky, "deny", ALICE, "denies")
@@ -166,6 +180,7 @@ class Demo:
             risky.event_id: State.REVERTED,
             benign.event_id: State.APPROVED,
             egress.event_id: State.PENDING,
+            unused.event_id: State.PENDING,
         }
         for call in calls:
             with self.step(f"check the outcome of {call.label}"):
@@ -189,13 +204,13 @@ class Demo:
                 )
 
         self.section("Security group rules, before and after")
-        after = {"web": box.rules("web"), "db": box.rules("db")}
+        after = {key: box.rules(key) for key in org.groups}
         revoked = set(risky.rule_ids)
         notes = {
             **{rule_id: "new, approved" for rule_id in benign.rule_ids},
-            **{rule_id: "new, undecided" for rule_id in egress.rule_ids},
+            **{rule_id: "new, undecided" for rule_id in (*egress.rule_ids, *unused.rule_ids)},
         }
-        for key, group in (("web", web), ("db", db)):
+        for key, group in (("web", web), ("db", db), ("batch", batch)):
             self.line(
                 self.r.style(
                     "bold",
@@ -210,25 +225,29 @@ class Demo:
         elapsed = time.monotonic() - self.started
         self.section("Summary")
         self.ok(f"{len(calls)} changes detected in 2 member accounts and posted to Slack")
+        self.ok(context[0])
+        for fact in context[1:]:
+            self.line(fact, indent=6)
         self.ok(f"approved by bob: {benign.label} (its rule stays)")
         self.ok(
             f"denied by alice: {risky.label}: {len(risky.rule_ids)} rules revoked in "
             f"member-a {web.account} / {web.region} through sgrevert-hub -> spoke-001"
         )
         self.ok(f"undecided: {egress.label} (allowed unless denied; mallory may not decide)")
+        self.ok(f"undecided: {unused.label} (attached to nothing, so no effect yet)")
         self.ok("every other rule untouched")
         self.line(f"handler logs: {self.log_path}")
         self.line(f"done in {elapsed:.1f}s")
 
     def _make_changes(self, box: Sandbox) -> list[Call]:
-        web, db = box.org.groups["web"], box.org.groups["db"]
+        web, db, batch = (box.org.groups[key] for key in ("web", "db", "batch"))
         calls: list[Call] = []
 
-        def call(label: str, group: str, who: str, method: str, **params: Any) -> None:
+        def call(label: str, group: str, who: Developer, method: str, **params: Any) -> None:
             step = f"make the change '{label}'"
             with self.step(step):
                 before = len(box.trail.records)
-                ec2 = box.developer_ec2(group, who)
+                ec2 = box.developer_ec2(group, who.email)
                 answer = getattr(ec2, method)(**params)
                 records = box.trail.records[before:]
                 self.expect(step, len(records) == 1, f"{len(records)} CloudTrail records")
@@ -238,7 +257,7 @@ class Demo:
         call(
             "SSH from anywhere (IPv4 + IPv6) on web",
             "web",
-            "erin.dev@example.com",
+            ERIN,
             "authorize_security_group_ingress",
             GroupId=web.group_id,
             IpPermissions=[
@@ -254,7 +273,7 @@ class Demo:
         call(
             "PostgreSQL from the reporting subnet on db",
             "db",
-            "carol.data@example.com",
+            CAROL,
             "authorize_security_group_ingress",
             GroupId=db.group_id,
             IpPermissions=[
@@ -269,7 +288,7 @@ class Demo:
         call(
             "HTTPS out to a partner API on web",
             "web",
-            "dave.ops@example.com",
+            DAVE,
             "authorize_security_group_egress",
             GroupId=web.group_id,
             IpPermissions=[
@@ -281,7 +300,67 @@ class Demo:
                 }
             ],
         )
+        call(
+            "RDP from anywhere on batch",
+            "batch",
+            FRANK,
+            "authorize_security_group_ingress",
+            GroupId=batch.group_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 3389,
+                    "ToPort": 3389,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "remote desktop"}],
+                }
+            ],
+        )
         return calls
+
+    def _check_context(self, box: Sandbox, calls: list[Call]) -> list[str]:
+        """What the detector read before posting, as kept on each record: checked against
+        the organization as built, and told back as the summary's facts."""
+        step = "read the changes' context"
+        org = box.org
+        read: dict[str, ChangeContext] = {}
+        for call in calls:
+            context = box.record(call.event_id).context
+            if context is None:
+                raise StepFailed(step, f"{call.label}: no context on the record")
+            gaps = "; ".join(g.reason for g in context.gaps)
+            self.expect(step, not gaps, f"{call.label}: could not read {gaps}")
+            account = org.groups[call.group].account
+            self.expect(
+                step,
+                context.account_name == org.name_of(account),
+                f"{call.label}: account named {context.account_name!r}, not "
+                f"{org.name_of(account)!r}",
+            )
+            user = context.actor.slack_user if context.actor else None
+            self.expect(
+                step,
+                user == call.who.slack.id,
+                f"{call.label}: actor {call.who.email} found as {user!r} in Slack",
+            )
+            read[call.group] = context
+        web, db, batch = (_attachments(read[key], key, step) for key in ("web", "db", "batch"))
+        public = [a for a in web.public if a.kind is AttachmentKind.INSTANCE]
+        self.expect(step, bool(public), "web: no instance reachable from the internet")
+        self.expect(step, db.counts.get(AttachmentKind.RDS) == 1, f"db: attached to {db.counts}")
+        self.expect(step, batch.total == 0, f"batch: {batch.total} network interfaces")
+        names = sorted({org.name_of(org.groups[c.group].account) for c in calls})
+        instance = public[0]
+        return [
+            "context read before posting (describe-only sessions through sgrevert-hub -> "
+            "spoke-001; names through sgrevert-org-read):",
+            f"accounts by name: {', '.join(names)}",
+            f"web reachable from the internet: {instance.resource_id} ({instance.name}) "
+            f"{instance.public_ip}",
+            "db attached to an RDS network interface",
+            "batch attached to nothing",
+            "every actor mentioned: "
+            + ", ".join(f"@{who.slack.username}" for who in dict.fromkeys(c.who for c in calls)),
+        ]
 
     def _click(self, box: Sandbox, call: Call, action: str, user: Any, verb: str) -> None:
         step = f"{user.username} clicks {action} on {call.label}"
@@ -334,6 +413,24 @@ class Demo:
                 raise AssertionError(
                     f"group {key}: rules wrongly removed {missing}, wrongly kept {extra}"
                 )
+
+
+def _attached(group: Group) -> str:
+    """ "EC2 instance web-1 (i-…), public IP 1.2.3.4", "RDS network interface eni-…", nothing."""
+    if not group.attached:
+        return "nothing"
+    parts = []
+    for item in group.attached:
+        named = f"{item.name} ({item.resource_id})" if item.name else item.resource_id
+        public = f", public IP {item.public_ip}" if item.public_ip else ""
+        parts.append(f"{item.kind} {named}{public}")
+    return "; ".join(parts)
+
+
+def _attachments(context: ChangeContext, key: str, step: str) -> Attachments:
+    if context.attachments is None:
+        raise StepFailed(step, f"{key}: what the group is attached to was not read")
+    return context.attachments
 
 
 def main(argv: Sequence[str] | None = None) -> int:

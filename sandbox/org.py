@@ -6,11 +6,20 @@ credentials, so it creates the organization and therefore is its management acco
 | account    | id                 | holds                                                      |
 |------------|--------------------|------------------------------------------------------------|
 | management | 123456789012       | the organization, the org event data store (Lake), the     |
-|            |                    | Lake read role `sgrevert-lake-read`                        |
+|            |                    | Lake read role `sgrevert-lake-read` and the account-names  |
+|            |                    | role `sgrevert-org-read` (organizations:ListAccounts)      |
 | security   | from create_account| the sgrevert stack: table, Slack secret, both functions,   |
 |            |                    | their execution roles and the hub role `sgrevert-hub`      |
-| member-a   | from create_account| spoke role, a VPC with security group `web` (eu-west-1)    |
-| member-b   | from create_account| spoke role, a VPC with security group `db` (us-east-1)     |
+| member-a   | from create_account| spoke role, a VPC (eu-west-1) with security groups `web`   |
+|            |                    | (in front of the instance `web-1`, which has a public IP)  |
+|            |                    | and `batch` (attached to nothing)                          |
+| member-b   | from create_account| spoke role, a VPC (us-east-1) with security group `db`     |
+|            |                    | (on a database's network interface, as RDS makes one)      |
+
+What the groups are attached to is what the detector reads as a change's context: the
+instance's Name tag and public IP, the interface's "RDSNetworkInterface" description
+(RDS also sets RequesterId "amazon-rds" and marks the interface requester-managed; moto
+sets neither, so the description is what names it here), and nothing at all.
 
 Every account is reached by assuming a role in it: moto's STS hands out credentials
 that belong to the account in the role ARN, as AWS does. The IAM roles carry the
@@ -21,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -33,10 +42,14 @@ MANAGEMENT_ACCOUNT = "123456789012"  # moto's default caller
 HOME_REGION = "eu-west-1"  # where the security account runs sgrevert
 ADMIN_ROLE = "OrganizationAccountAccessRole"  # created by create_account, trusts management
 LAKE_READ_ROLE = "sgrevert-lake-read"
+ORG_READ_ROLE = "sgrevert-org-read"  # cdk.json org_read_role_arn's example name
 HUB_ROLE = "sgrevert-hub"
 SPOKE_ROLE = "spoke-001"
 DETECT_ROLE = "sgrevert-detect"
 RESPOND_ROLE = "sgrevert-respond"
+# Amazon Linux, one of moto's default AMIs in every region (listing them would cost
+# seconds: DescribeImages loads moto's whole catalogue).
+AMI = "ami-760aaa0f"
 DEVELOPER_ROLE = "developer"  # the people whose changes sgrevert reviews
 BASE_CREDENTIALS = {
     "aws_access_key_id": "testing",
@@ -46,15 +59,26 @@ BASE_CREDENTIALS = {
 
 
 @dataclass(frozen=True)
+class Attached:
+    """Something a group is attached to: an instance, or another network interface."""
+
+    kind: str  # "EC2 instance", "RDS network interface"
+    resource_id: str  # i-..., eni-...
+    name: str | None = None  # the instance's Name tag
+    public_ip: str | None = None
+
+
+@dataclass(frozen=True)
 class Group:
     """A security group in a member account, and the rules it had before the story began."""
 
-    key: str  # short name used by the demo and tests: "web", "db"
+    key: str  # short name used by the demo and tests: "web", "db", "batch"
     account: str
     region: str
     vpc_id: str
     group_id: str
     name: str
+    attached: tuple[Attached, ...] = ()  # () : attached to nothing
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,7 @@ class Organization:
     hub_role_arn: str
     detect_role_arn: str
     respond_role_arn: str
+    org_read_role_arn: str
     spoke_role_name: str = SPOKE_ROLE
     home_region: str = HOME_REGION
     names: Mapping[str, str] = field(default_factory=dict)  # account id -> name
@@ -132,7 +157,7 @@ def account_session(
     )
 
 
-def _trust(principal: dict[str, str], *, source_identity: bool = False) -> str:
+def _trust(principal: dict[str, str | list[str]], *, source_identity: bool = False) -> str:
     """`source_identity`: the role is part of the revert chain, whose sessions carry who
     decided (sgrevert.roles), so its trust allows sts:SetSourceIdentity as AWS needs."""
     action = ["sts:AssumeRole", "sts:SetSourceIdentity"] if source_identity else "sts:AssumeRole"
@@ -196,30 +221,91 @@ EXISTING_RULES: dict[str, dict[str, list[IpPermissionTypeDef]]] = {
         ],
         "egress": [],
     },
+    "batch": {"ingress": [], "egress": []},  # a group made for a job that never ran
 }
 
 
-def _make_group(
-    endpoint_url: str, key: str, *, account: str, region: str, cidr: str, description: str
-) -> Group:
+@dataclass(frozen=True)
+class _Network:
+    """A VPC with one subnet in a member account, and an EC2 client there."""
+
+    account: str
+    region: str
+    ec2: Any
+    vpc_id: str
+    subnet_id: str
+
+
+def _network(endpoint_url: str, name: str, *, account: str, region: str, cidr: str) -> _Network:
     ec2 = account_session(endpoint_url, account, session_name="org-builder", region=region).client(
         "ec2", endpoint_url=endpoint_url
     )
     vpc_id = ec2.create_vpc(
         CidrBlock=cidr,
-        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": key}]}],
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}],
     )["Vpc"]["VpcId"]
-    group_id = ec2.create_security_group(GroupName=key, Description=description, VpcId=vpc_id)[
+    subnet = cidr.replace(".0.0/16", ".1.0/24")
+    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=subnet)["Subnet"]["SubnetId"]
+    return _Network(account, region, ec2, vpc_id, subnet_id)
+
+
+def _make_group(
+    net: _Network, key: str, *, description: str, tags: Mapping[str, str] | None = None
+) -> Group:
+    ec2 = net.ec2
+    group_id = ec2.create_security_group(GroupName=key, Description=description, VpcId=net.vpc_id)[
         "GroupId"
     ]
+    if tags:
+        ec2.create_tags(
+            Resources=[group_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        )
     rules = EXISTING_RULES[key]
     if rules["ingress"]:
         ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=rules["ingress"])
     if rules["egress"]:
         ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=rules["egress"])
     return Group(
-        key=key, account=account, region=region, vpc_id=vpc_id, group_id=group_id, name=key
+        key=key,
+        account=net.account,
+        region=net.region,
+        vpc_id=net.vpc_id,
+        group_id=group_id,
+        name=key,
     )
+
+
+def _with_instance(net: _Network, group: Group, name: str) -> Group:
+    """`group` in front of an instance named `name` with a public IP, as a web tier is."""
+    instance = net.ec2.run_instances(
+        ImageId=AMI,
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        NetworkInterfaces=[
+            {
+                "DeviceIndex": 0,
+                "SubnetId": net.subnet_id,
+                "Groups": [group.group_id],
+                "AssociatePublicIpAddress": True,
+            }
+        ],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]}],
+    )["Instances"][0]
+    public_ip = instance.get("PublicIpAddress") or (
+        instance["NetworkInterfaces"][0].get("Association") or {}
+    ).get("PublicIp")
+    found = Attached("EC2 instance", instance["InstanceId"], name, public_ip)
+    return replace(group, attached=(*group.attached, found))
+
+
+def _with_database(net: _Network, group: Group) -> Group:
+    """`group` on a database's network interface, described as RDS describes its own."""
+    interface = net.ec2.create_network_interface(
+        SubnetId=net.subnet_id, Groups=[group.group_id], Description="RDSNetworkInterface"
+    )["NetworkInterface"]
+    found = Attached("RDS network interface", interface["NetworkInterfaceId"])
+    return replace(group, attached=(*group.attached, found))
 
 
 def build_organization(endpoint_url: str, event_data_store_arn: str | None = None) -> Organization:
@@ -257,20 +343,23 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
     iam = _iam(endpoint_url, security)
     lambda_trust = _trust({"Service": "lambda.amazonaws.com"})
     lake_read_role_arn = f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{LAKE_READ_ROLE}"
+    org_read_role_arn = f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:role/{ORG_READ_ROLE}"
     hub_role_arn = f"arn:aws:iam::{security}:role/{HUB_ROLE}"
     detect_role_arn = _create_role(
         iam,
         DETECT_ROLE,
         lambda_trust,
         _policy(
-            _allow(["sts:AssumeRole"], lake_read_role_arn),
+            # Lake, account names, and a changed group's context through the hub
+            _allow(["sts:AssumeRole"], [lake_read_role_arn, org_read_role_arn, hub_role_arn]),
             _allow(
                 ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
                 f"arn:aws:dynamodb:{HOME_REGION}:{security}:table/*",
             ),
             _allow(["secretsmanager:GetSecretValue"], "*"),
         ),
-        "revertsg-1: queries Lake through the read role, records changes, posts to Slack",
+        "revertsg-1: queries Lake through the read role, records changes, reads their "
+        "context, posts to Slack",
     )
     respond_role_arn = _create_role(
         iam,
@@ -292,16 +381,28 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
     _create_role(
         iam,
         HUB_ROLE,
-        _trust({"AWS": respond_role_arn}, source_identity=True),
+        # The responder to revert; the detector to read (its sessions carry a session
+        # policy allowing only the describe calls: sgrevert.roles.RoleChain.read_client).
+        _trust({"AWS": [respond_role_arn, detect_role_arn]}, source_identity=True),
         _policy(
             _allow(["sts:AssumeRole", "sts:SetSourceIdentity"], f"arn:aws:iam::*:role/{SPOKE_ROLE}")
         ),
-        "the one role spoke roles trust; the responder assumes it first",
+        "the one role spoke roles trust; the responder and the detector assume it first",
     )
 
-    # Management account: the read role the detector assumes to query the org's Lake store.
+    # Management account: the read roles the detector assumes to query the org's Lake store
+    # and to name the accounts (ListAccounts answers only in the management account or a
+    # delegated administrator, in moto as in AWS).
+    management_iam = _iam(endpoint_url, MANAGEMENT_ACCOUNT)
     _create_role(
-        _iam(endpoint_url, MANAGEMENT_ACCOUNT),
+        management_iam,
+        ORG_READ_ROLE,
+        _trust({"AWS": detect_role_arn}),
+        _policy(_allow(["organizations:ListAccounts"], "*")),
+        "account names for sgrevert's messages",
+    )
+    _create_role(
+        management_iam,
         LAKE_READ_ROLE,
         _trust({"AWS": detect_role_arn}),
         _policy(
@@ -333,11 +434,14 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
                         "ec2:RevokeSecurityGroupEgress",
                         "ec2:DescribeSecurityGroups",
                         "ec2:DescribeSecurityGroupRules",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeInstances",
                     ],
                     "*",
                 )
             ),
-            "sgrevert spoke: revokes denied rules on behalf of the security account",
+            "sgrevert spoke: revokes denied rules and reads changed groups for the security "
+            "account",
         )
         _create_role(
             member_iam,
@@ -347,23 +451,22 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
             "people who run workloads in this account",
         )
 
+    workloads = _network(
+        endpoint_url,
+        "workloads",
+        account=members["member-a"],
+        region="eu-west-1",
+        cidr="10.20.0.0/16",
+    )
+    data = _network(
+        endpoint_url, "data", account=members["member-b"], region="us-east-1", cidr="10.30.0.0/16"
+    )
+    web = _make_group(workloads, "web", description="web tier", tags={"Team": "storefront"})
+    db = _make_group(data, "db", description="database tier", tags={"Team": "data-platform"})
     groups = {
-        "web": _make_group(
-            endpoint_url,
-            "web",
-            account=members["member-a"],
-            region="eu-west-1",
-            cidr="10.20.0.0/16",
-            description="web tier",
-        ),
-        "db": _make_group(
-            endpoint_url,
-            "db",
-            account=members["member-b"],
-            region="us-east-1",
-            cidr="10.30.0.0/16",
-            description="database tier",
-        ),
+        "web": _with_instance(workloads, web, "web-1"),
+        "db": _with_database(data, db),
+        "batch": _make_group(workloads, "batch", description="nightly batch jobs"),
     }
     names = {MANAGEMENT_ACCOUNT: "management", **{v: k for k, v in accounts.items()}}
     return Organization(
@@ -377,6 +480,7 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
         hub_role_arn=hub_role_arn,
         detect_role_arn=detect_role_arn,
         respond_role_arn=respond_role_arn,
+        org_read_role_arn=org_read_role_arn,
         names=names,
     )
 

@@ -24,6 +24,15 @@ EMOJI = {
     "leftwards_arrow_with_hook": "↩️ ",
     "warning": "⚠️ ",
     "x": "❌",
+    # risk marks, and the context section's
+    "rotating_light": "🚨",
+    "red_circle": "🔴",
+    "large_orange_diamond": "🔶",
+    "white_circle": "⚪",
+    "globe_with_meridians": "🌐",
+    "grey_question": "❔",
+    "mute": "🔇",
+    "inbox_tray": "📥",
 }
 
 _RESET = "\033[0m"

@@ -8,8 +8,10 @@
 - the API Gateway stand-in in front of the real responder (Slack's Request URL),
 then builds the organization (sandbox.org), creates the org event data store in the
 management account and, in the security account, the table (`store.create_table`) and
-the Slack secret, and sets the environment the handlers read. On exit it stops every
-server, resets moto and restores the environment exactly.
+the Slack secret, and sets the environment the handlers read. The developers whose
+changes the story reviews are members of the Slack workspace too (`DEVELOPERS`, found by
+the email their AWS session is named after), so their changes mention them. On exit it
+stops every server, resets moto and restores the environment exactly.
 
 Changes reach the detector on either path: through Lake (`deliver_trail`, then
 `run_detector`) or as EventBridge events in an SQS batch (`deliver_events`).
@@ -50,7 +52,7 @@ from sandbox.org import describe_rules as _describe_rules
 from sandbox.service import Service
 from sandbox.slack_api import PostedMessage, SlackStandIn
 from sandbox.trail import Trail
-from sgrevert import detect, respond, store
+from sgrevert import detect, people, respond, store
 from sgrevert.model import ChangeRecord, parse_time
 
 CHANNEL = "C0SECCHANGES"
@@ -65,7 +67,23 @@ RESPOND_TIMEOUT_SECONDS = 60.0
 ALICE = clicks.SlackUser("U0ALICE", "alice")  # security engineer, an approver
 BOB = clicks.SlackUser("U0BOB", "bob")  # security engineer, an approver
 MALLORY = clicks.SlackUser("U0MALLORY", "mallory")  # in the channel, not an approver
-USERS = {u.id: u.username for u in (ALICE, BOB, MALLORY)}
+
+
+@dataclass(frozen=True)
+class Developer:
+    """Someone who changes security groups: their AWS session is named after their email
+    (as IAM Identity Center names it), and that email finds them in Slack."""
+
+    email: str
+    slack: clicks.SlackUser
+
+
+ERIN = Developer("erin.dev@example.com", clicks.SlackUser("U0ERIN", "erin"))
+CAROL = Developer("carol.data@example.com", clicks.SlackUser("U0CAROL", "carol"))
+DAVE = Developer("dave.ops@example.com", clicks.SlackUser("U0DAVE", "dave"))
+FRANK = Developer("frank.jobs@example.com", clicks.SlackUser("U0FRANK", "frank"))
+DEVELOPERS = (ERIN, CAROL, DAVE, FRANK)
+USERS = {u.id: u.username for u in (ALICE, BOB, MALLORY, *(d.slack for d in DEVELOPERS))}
 
 # Variables the sandbox sets; anything else of the caller's environment is left alone
 # except the AWS profile settings, which must not leak real credentials in.
@@ -147,6 +165,8 @@ class Sandbox(Service):
         page_size, running_polls = self._lake_options
         self.lake = self._stack.enter_context(LakeStandIn(page_size, running_polls))
         self.slack = self._stack.enter_context(SlackStandIn(BOT_TOKEN, channels=[CHANNEL]))
+        for developer in DEVELOPERS:
+            self.slack.add_user(developer.slack.id, developer.email, developer.slack.username)
         self.lambdas = self._stack.enter_context(LambdaStandIn())
 
         _set_env(
@@ -202,6 +222,8 @@ class Sandbox(Service):
             SLACK_API_URL=self.slack.api_url,
             EVENT_DATA_STORE=self.event_data_store,
             LAKE_READ_ROLE_ARN=org.lake_read_role_arn,
+            # ListAccounts answers in the management account only: names come through it.
+            ORG_READ_ROLE_ARN=org.org_read_role_arn,
             LOOKBACK_MINUTES=str(self.lookback_minutes),
             HUB_ROLE_ARN=org.hub_role_arn,
             SPOKE_ROLE_NAME=org.spoke_role_name,
@@ -240,11 +262,12 @@ class Sandbox(Service):
         """Handlers keep settings and clients per process: a new sandbox is a new cold start."""
         detect.reset()
         respond.reset()
+        people.reset()  # Slack users found by email, kept per workspace URL for the process
         parameters.clear_caches()  # type: ignore[no-untyped-call]
 
     # -- the story's verbs ---------------------------------------------------------------
 
-    def developer_ec2(self, group_key: str, who: str = "dev@example.com") -> Any:
+    def developer_ec2(self, group_key: str, who: str = ERIN.email) -> Any:
         """An EC2 client in the group's account, signed by a developer session named `who`,
         whose security-group calls the trail records."""
         group = self.org.groups[group_key]

@@ -32,7 +32,6 @@ from sgrevert.revert import RevertFailed
 from sgrevert.roles import RoleChain
 
 if TYPE_CHECKING:
-    import boto3
     from mypy_boto3_ec2.client import EC2Client
 
 logger = Logger(service="sgrevert-detect", child=True)
@@ -85,13 +84,14 @@ class ContextReader:
         people: People | None,
         *,
         owner_tag_keys: Sequence[str] = DEFAULT_OWNER_TAG_KEYS,
-        ec2: Callable[[boto3.Session, str], EC2Client] | None = None,
+        watch: Callable[[EC2Client], EC2Client] | None = None,
     ) -> None:
+        """`watch` sees each EC2 client made (benchmarks count its calls)."""
         self._chain = chain
         self._accounts = accounts
         self._people = people
         self._owner_tag_keys = tuple(owner_tag_keys)
-        self._ec2 = ec2 or _ec2_client
+        self._watch = watch or (lambda client: client)
 
     def read(
         self, changes: Sequence[Change], now: datetime, budget_seconds: float
@@ -160,14 +160,20 @@ class ContextReader:
     def _read_place(self, place: Place, group_ids: list[str]) -> dict[str, _GroupRead]:
         """Every group of one place, through one read-only session. Never raises."""
         try:
-            session = self._chain.read_session(
-                place.account, place.partition, place.region, READ_ACTIONS
+            ec2: EC2Client = self._watch(
+                self._chain.read_client(
+                    place.account,
+                    place.partition,
+                    place.region,
+                    READ_ACTIONS,
+                    service="ec2",
+                    config=READ_CONFIG,
+                )
             )
         except RevertFailed as failure:
             reason = f"context unavailable for {place.account}: {_short(failure.reason)}"
             logger.warning("context unavailable", extra={"account": place.account, "why": reason})
             return {g: _GroupRead(gaps=[Gap("group", reason)]) for g in group_ids}
-        ec2 = self._ec2(session, place.region)
         reads = {g: _GroupRead() for g in group_ids}
         self._describe_groups(ec2, reads)
         self._describe_rules(ec2, reads)
@@ -243,11 +249,6 @@ class ContextReader:
             for tag in instance.get("Tags") or []
             if tag.get("Key") == "Name"
         }
-
-
-def _ec2_client(session: boto3.Session, region: str) -> EC2Client:
-    client: EC2Client = session.client("ec2", region_name=region, config=READ_CONFIG)
-    return client
 
 
 def _rule(item: Mapping[str, Any]) -> Rule | None:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sgrevert import aws
@@ -99,10 +101,22 @@ def spoke_role_arn(partition: str, account: str, role_name: str) -> str:
 class RoleChain:
     """Assumes hub then spoke with an injected STS client (moto or a Stubber in tests)."""
 
-    def __init__(self, sts: STSClient, hub_role_arn: str | None, spoke_role_name: str) -> None:
+    def __init__(
+        self,
+        sts: STSClient,
+        hub_role_arn: str | None,
+        spoke_role_name: str,
+        *,
+        clients: boto3.Session | None = None,
+    ) -> None:
+        """`clients`: the session read clients are made from, with each hop's credentials;
+        one session for all of them, since a new session reloads botocore's models (about
+        a tenth of a second each) and a run reads many accounts and regions."""
         self._sts = sts
         self._hub_role_arn = hub_role_arn
         self._spoke_role_name = spoke_role_name
+        self._clients = clients
+        self._clients_lock = threading.Lock()  # boto3 sessions are not thread-safe
 
     def spoke_session(
         self, account: str, partition: str, region: str, denied_by: str
@@ -118,20 +132,43 @@ class RoleChain:
         spoke_arn = spoke_role_arn(partition, account, self._spoke_role_name)
         return _session(_assume(sts, spoke_arn, name, identity), region)
 
-    def read_session(
-        self, account: str, partition: str, region: str, actions: Sequence[str]
-    ) -> boto3.Session:
-        """A session in `account`'s spoke role that can make only `actions` (describe
-        calls): each hop carries a session policy, so a reading session can never revoke
-        or authorize anything. RevertFailed (naming the role) if any hop fails."""
-        sts = self._sts
+    def read_client(
+        self,
+        account: str,
+        partition: str,
+        region: str,
+        actions: Sequence[str],
+        *,
+        service: str,
+        config: Config,
+    ) -> Any:
+        """A `service` client in `account`'s spoke role that can make only `actions`
+        (describe calls): each hop carries a session policy, so a reading session can
+        never revoke or authorize anything. RevertFailed (naming the role) if a hop fails."""
+        sts: Any = self._sts
         spoke_arn = spoke_role_arn(partition, account, self._spoke_role_name)
         if self._hub_role_arn:
             hop = session_policy(["sts:AssumeRole"], [spoke_arn])
             hub = _assume(sts, self._hub_role_arn, READ_SESSION_NAME, None, hop)
-            sts = aws.client("sts", _session(hub, sts.meta.region_name))
+            sts = self._client(hub, "sts", sts.meta.region_name, aws.RETRY_CONFIG)
         reading = session_policy(actions, ["*"])
-        return _session(_assume(sts, spoke_arn, READ_SESSION_NAME, None, reading), region)
+        spoke = _assume(sts, spoke_arn, READ_SESSION_NAME, None, reading)
+        return self._client(spoke, service, region, config)
+
+    def _client(
+        self, credentials: CredentialsTypeDef, service: str, region: str | None, config: Config
+    ) -> Any:
+        with self._clients_lock:
+            if self._clients is None:
+                self._clients = boto3.Session()
+            return self._clients.client(  # type: ignore[call-overload]
+                service,
+                region_name=region,
+                config=config,
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
 
 
 def management_account(organizations: OrganizationsClient) -> str | None:

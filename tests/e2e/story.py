@@ -59,7 +59,7 @@ def buttons(blocks: list[dict[str, Any]] | None) -> list[str]:
 
 def posted_event_ids(box: Sandbox) -> list[str]:
     """Which change each posted message is about, in post order (one entry per message)."""
-    ids = []
+    ids: list[str] = []
     for message in box.slack.posted:
         values = {
             element.get("value")

@@ -13,6 +13,7 @@ from sandbox.org import (
     HUB_ROLE,
     LAKE_READ_ROLE,
     MANAGEMENT_ACCOUNT,
+    ORG_READ_ROLE,
     SPOKE_ROLE,
     Organization,
     build_organization,
@@ -49,12 +50,61 @@ def test_the_organization_has_its_four_accounts_and_roles(org: Organization) -> 
         return document if isinstance(document, dict) else json.loads(document)
 
     hub_trust = trust(org.security, HUB_ROLE)
-    assert hub_trust["Statement"][0]["Principal"] == {"AWS": org.respond_role_arn}
+    # the responder reverts through it, the detector reads through it
+    assert hub_trust["Statement"][0]["Principal"] == {
+        "AWS": [org.respond_role_arn, org.detect_role_arn]
+    }
     for member in org.members.values():
         spoke = trust(member, SPOKE_ROLE)
         assert spoke["Statement"][0]["Principal"] == {"AWS": org.hub_role_arn}
     lake = trust(org.management, LAKE_READ_ROLE)
     assert lake["Statement"][0]["Principal"] == {"AWS": org.detect_role_arn}
+    names = trust(org.management, ORG_READ_ROLE)
+    assert names["Statement"][0]["Principal"] == {"AWS": org.detect_role_arn}
+    assert org.org_read_role_arn == f"arn:aws:iam::{org.management}:role/{ORG_READ_ROLE}"
+
+
+def test_account_names_are_listed_in_the_management_account_only(org: Organization) -> None:
+    # Through the account-names role, every account by the name it was created with
+    names = org.session(org.management, ORG_READ_ROLE, "sgrevert-accounts")
+    orgs = names.client("organizations", endpoint_url=org.endpoint_url)
+    listed = {a["Id"]: a["Name"] for a in orgs.list_accounts()["Accounts"]}
+    assert {listed[account] for account in (org.security, *org.members.values())} == {
+        "security",
+        "member-a",
+        "member-b",
+    }
+    # The security account itself lists none, as a member account cannot in AWS: hence the role
+    security = org.session(org.security).client("organizations", endpoint_url=org.endpoint_url)
+    assert security.list_accounts()["Accounts"] == []
+
+
+def test_each_group_is_attached_as_the_story_needs(org: Organization) -> None:
+    def interfaces(key: str) -> list[dict[str, Any]]:
+        group = org.groups[key]
+        found = org.ec2(group).describe_network_interfaces(
+            Filters=[{"Name": "group-id", "Values": [group.group_id]}]
+        )["NetworkInterfaces"]
+        return list(found)
+
+    # web: in front of the instance web-1, which has a public IP
+    (web,) = interfaces("web")
+    (attached,) = org.groups["web"].attached
+    assert web["Attachment"]["InstanceId"] == attached.resource_id
+    assert web["Association"]["PublicIp"] == attached.public_ip
+    reservations = org.ec2(org.groups["web"]).describe_instances(
+        InstanceIds=[attached.resource_id]
+    )["Reservations"]
+    (instance,) = reservations[0]["Instances"]
+    assert {"Key": "Name", "Value": "web-1"} in instance["Tags"]
+    # db: a database's interface, named by its description (moto cannot set RequesterId)
+    (db,) = interfaces("db")
+    assert db["Description"] == "RDSNetworkInterface"
+    assert "Attachment" not in db or not db["Attachment"].get("InstanceId")
+    assert "Association" not in db
+    # batch: nothing at all
+    assert interfaces("batch") == []
+    assert org.groups["batch"].attached == ()
 
 
 def test_member_groups_start_with_their_existing_rules(org: Organization) -> None:

@@ -85,6 +85,17 @@ def test_the_demo_tells_the_story_and_exits_0(
     assert status == 0, out.err
     assert "== Summary" in out.out
     assert "2 rules revoked" in out.out
+    # and the messages it prints carry each change's context: the account by name, the
+    # group's exposure, what it is attached to and the actor, mentioned
+    assert "in account member-a (" in out.out and "in account member-b (" in out.out
+    assert "🌐 reachable from the internet: i-" in out.out and "(web-1)" in out.out
+    assert "Attached to 1 RDS network interface" in out.out
+    assert "CRITICAL · attached to nothing" in out.out
+    assert "Attached to nothing: the rule has no effect until the group is used" in out.out
+    for who in ("@erin", "@carol", "@dave", "@frank"):
+        assert f"By {who} via" in out.out
+    assert "every actor mentioned: @erin, @carol, @dave, @frank" in out.out
+    assert ":globe_with_meridians:" not in out.out  # every emoji sgrevert posts is drawn
     assert "\033[" not in out.out  # no colour when asked for none
     logs = log.read_text()  # the handlers' logs went to the file, not the terminal
     assert '"service":"sgrevert-respond"' in logs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandbox.render import Renderer
 
 
@@ -15,7 +17,7 @@ def test_mrkdwn_becomes_plain_text() -> None:
 
 
 def test_blocks_render_in_order_with_fields_two_to_a_line() -> None:
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "1 rule added"}},
         {
             "type": "section",
@@ -61,3 +63,27 @@ def test_colour_only_when_asked() -> None:
 
 def test_a_message_without_blocks_shows_its_text() -> None:
     assert Renderer().message(None, "*fallback*") == "fallback"
+
+
+def test_the_context_section_draws_its_emoji_and_names_the_mentioned_developer() -> None:
+    r = Renderer(users={"U0ERIN": "erin"})
+    lines = [
+        ":rotating_light: *CRITICAL · reachable from the internet* · 2 inbound rules added",
+        ":globe_with_meridians: *reachable from the internet*: `i-0abc` (web-1) `54.1.2.3`",
+        "By <@U0ERIN> via the CLI or an SDK",
+        ":grey_question: No account name: ListAccounts: AccessDenied",
+        ":white_circle: LOW · :red_circle: HIGH · :large_orange_diamond: MEDIUM · :mute:",
+    ]
+
+    assert [r.mrkdwn(line) for line in lines] == [
+        "🚨 CRITICAL · reachable from the internet · 2 inbound rules added",
+        "🌐 reachable from the internet: i-0abc (web-1) 54.1.2.3",
+        "By @erin via the CLI or an SDK",
+        "❔ No account name: ListAccounts: AccessDenied",
+        "⚪ LOW · 🔴 HIGH · 🔶 MEDIUM · 🔇",
+    ]
+
+
+def test_an_arn_is_not_taken_for_an_emoji() -> None:
+    arn = "arn:aws:sts::123456789012:assumed-role/developer/erin.dev@example.com"
+    assert Renderer().mrkdwn(arn) == arn
