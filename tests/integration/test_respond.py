@@ -576,6 +576,31 @@ def test_given_no_time_is_left_when_a_click_is_answered_then_slack_is_not_called
     assert "Approved by" in text_of(desk.message(record))
 
 
+def test_given_no_time_is_left_when_a_click_is_refused_then_the_reply_is_handed_over(
+    desk: Desk,
+    group: Group,
+    slack: SlackStandIn,
+    lambdas: LambdaStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APPROVERS", ALICE.id)
+    respond.reset()
+    record = desk.post(group.change(group.authorize(Direction.INGRESS, 22, "203.0.113.0/24")))
+    event = api_event(form(desk.payload(record, MALLORY, "deny")))
+    received = time.time() - ANSWER_BUDGET_SECONDS - 0.1
+    event["requestContext"]["requestTimeEpoch"] = int(received * 1000)
+
+    answer = respond.handler(event, LambdaContext(FUNCTION))
+
+    assert answer["statusCode"] == 200
+    assert desk.store.require(record.event_id).state is State.PENDING
+    lambdas.wait_idle()
+    [told] = slack.ephemerals
+    assert told.user == MALLORY.id
+    assert "not allowed" in str(told.text)
+    assert [i.payload["sgrevert"] for i in lambdas.invocations] == ["tell"]
+
+
 def test_given_a_handed_over_edit_for_an_unknown_change_when_run_then_nothing_is_shown(
     env: None, slack: SlackStandIn
 ) -> None:
