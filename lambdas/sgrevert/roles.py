@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -109,9 +109,9 @@ class RoleChain:
         *,
         clients: boto3.Session | None = None,
     ) -> None:
-        """`clients`: the session read clients are made from, with each hop's credentials;
-        one session for all of them, since a new session reloads botocore's models (about
-        a tenth of a second each) and a run reads many accounts and regions."""
+        """`clients`: the session the hops' clients are made from, with each hop's
+        credentials; one session for all of them, since a new session reloads botocore's
+        models (about a tenth of a second each) and a run reads many accounts and regions."""
         self._sts = sts
         self._hub_role_arn = hub_role_arn
         self._spoke_role_name = spoke_role_name
@@ -122,15 +122,10 @@ class RoleChain:
         self, account: str, partition: str, region: str, denied_by: str
     ) -> boto3.Session:
         """A session in `account`'s spoke role for `region`. RevertFailed if any hop fails."""
-        name = session_name(denied_by)
-        identity: str | None = source_identity(denied_by)
-        sts = self._sts
-        if self._hub_role_arn:
-            hub = _assume(sts, self._hub_role_arn, name, identity)
-            sts = aws.client("sts", _session(hub, sts.meta.region_name))
-            identity = None  # set once: STS carries it on to the spoke session
-        spoke_arn = spoke_role_arn(partition, account, self._spoke_role_name)
-        return _session(_assume(sts, spoke_arn, name, identity), region)
+        spoke = self._spoke_credentials(
+            account, partition, session_name(denied_by), source_identity(denied_by)
+        )
+        return _session(spoke, region)
 
     def read_client(
         self,
@@ -145,15 +140,37 @@ class RoleChain:
         """A `service` client in `account`'s spoke role that can make only `actions`
         (describe calls): each hop carries a session policy, so a reading session can
         never revoke or authorize anything. RevertFailed (naming the role) if a hop fails."""
+        spoke = self._spoke_credentials(
+            account,
+            partition,
+            READ_SESSION_NAME,
+            None,
+            hub_policy=lambda spoke_arn: session_policy(["sts:AssumeRole"], [spoke_arn]),
+            spoke_policy=session_policy(actions, ["*"]),
+        )
+        return self._client(spoke, service, region, config)
+
+    def _spoke_credentials(
+        self,
+        account: str,
+        partition: str,
+        name: str,
+        identity: str | None,
+        *,
+        hub_policy: Callable[[str], str] | None = None,
+        spoke_policy: str | None = None,
+    ) -> CredentialsTypeDef:
+        """Hub (when configured), then the spoke role in `account`. `identity`, the source
+        identity, is set on the first hop only: STS carries it on and refuses to change it.
+        `hub_policy` gives the hub hop's session policy for the spoke role's ARN."""
         sts: Any = self._sts
         spoke_arn = spoke_role_arn(partition, account, self._spoke_role_name)
         if self._hub_role_arn:
-            hop = session_policy(["sts:AssumeRole"], [spoke_arn])
-            hub = _assume(sts, self._hub_role_arn, READ_SESSION_NAME, None, hop)
+            policy = hub_policy(spoke_arn) if hub_policy else None
+            hub = _assume(sts, self._hub_role_arn, name, identity, policy)
             sts = self._client(hub, "sts", sts.meta.region_name, aws.RETRY_CONFIG)
-        reading = session_policy(actions, ["*"])
-        spoke = _assume(sts, spoke_arn, READ_SESSION_NAME, None, reading)
-        return self._client(spoke, service, region, config)
+            identity = None
+        return _assume(sts, spoke_arn, name, identity, spoke_policy)
 
     def _client(
         self, credentials: CredentialsTypeDef, service: str, region: str | None, config: Config
