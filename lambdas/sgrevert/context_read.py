@@ -28,7 +28,7 @@ from sgrevert.cloudtrail import SkipRecord, described_rule
 from sgrevert.context import ActorInfo, Attachments, ChangeContext, Gap, GroupInfo
 from sgrevert.group_info import DEFAULT_OWNER_TAG_KEYS, group_info
 from sgrevert.model import Change, Rule
-from sgrevert.revert import RevertFailed
+from sgrevert.revert import AssumeRoleFailed
 from sgrevert.roles import RoleChain
 
 if TYPE_CHECKING:
@@ -170,8 +170,9 @@ class ContextReader:
                     config=READ_CONFIG,
                 )
             )
-        except RevertFailed as failure:
-            reason = f"context unavailable for {place.account}: {_short(failure.reason)}"
+        except AssumeRoleFailed as failure:
+            role = failure.role_arn.rsplit("/", 1)[-1]
+            reason = f"context unavailable for {place.account}: {failure.code} assuming {role}"
             logger.warning("context unavailable", extra={"account": place.account, "why": reason})
             return {g: _GroupRead(gaps=[Gap("group", reason)]) for g in group_ids}
         reads = {g: _GroupRead() for g in group_ids}
@@ -267,13 +268,3 @@ def _error(error: ClientError | BotoCoreError) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", "ClientError"))
     return type(error).__name__
-
-
-def _short(reason: str) -> str:
-    """`could not assume arn:…:role/spoke-001 (AccessDenied: …)…` -> `AccessDenied assuming
-    spoke-001`: what the reviewer needs, without the revert advice the text carries."""
-    if reason.startswith("could not assume ") and " (" in reason:
-        role = reason.removeprefix("could not assume ").split(" (", 1)[0].rsplit("/", 1)[-1]
-        code = reason.split(" (", 1)[1].split(":", 1)[0]
-        return f"{code} assuming {role}"
-    return reason

@@ -140,11 +140,21 @@ def management_account_failure(plan: RevertPlan) -> RevertFailed:
     )
 
 
-def assume_role_failure(role_arn: str, code: str, message: str) -> RevertFailed:
-    return RevertFailed(
-        f"could not assume {role_arn} ({code}: {_clip(message)}): check that the role exists "
-        "and trusts the hub role (or this function's role), then click Deny again to retry"
-    )
+class AssumeRoleFailed(RevertFailed):
+    """A hop of the role chain was refused; `role_arn` and `code` say which and how."""
+
+    def __init__(self, role_arn: str, code: str, message: str) -> None:
+        super().__init__(
+            f"could not assume {role_arn} ({code}: {_clip(message)}): check that the role "
+            "exists and trusts the hub role (or this function's role), then click Deny again "
+            "to retry"
+        )
+        self.role_arn = role_arn
+        self.code = code
+
+
+def assume_role_failure(role_arn: str, code: str, message: str) -> AssumeRoleFailed:
+    return AssumeRoleFailed(role_arn, code, message)
 
 
 def ec2_failure(plan: RevertPlan, code: str, message: str, done: RevokeTally) -> RevertFailed:
