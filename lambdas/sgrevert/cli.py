@@ -61,13 +61,13 @@ from sgrevert.roles import RoleChain
 from sgrevert.selfinvoke import RevertJob, SelfInvoker
 from sgrevert.settings import (
     DEFAULT_SLACK_API_URL,
-    DEFAULT_SPOKE_ROLE_NAME,
     ROLE_ARN_PATTERN,
-    ROLE_NAME_PATTERN,
     STORE_PATTERN,
     Env,
     LakeSettings,
     SlackSettings,
+    hub_role_arn,
+    spoke_role_name,
 )
 from sgrevert.slack import SlackCredentials, load_credentials, web_client
 from sgrevert.store import ChangeStore
@@ -427,19 +427,10 @@ def _read_contexts(
     """The detector's context reader, with the operator's credentials and no Slack: each
     account/region through the read-only hub and spoke sessions; gaps say what failed."""
     flags = _environ(args, {"hub_role_arn": "HUB_ROLE_ARN", "spoke_role_name": "SPOKE_ROLE_NAME"})
-    hub = flags.matching("HUB_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False)
-    spoke = (
-        flags.matching(
-            "SPOKE_ROLE_NAME",
-            ROLE_NAME_PATTERN,
-            "an IAM role name, optionally with a path (security/spoke-001)",
-            required=False,
-        )
-        or DEFAULT_SPOKE_ROLE_NAME
-    )
+    hub, spoke = hub_role_arn(flags), spoke_role_name(flags)
     io.note(f"reading context through {hub or 'the spoke roles directly'} ({spoke})")
     reader = ContextReader(
-        RoleChain(aws.client("sts", base), hub, str(spoke)),
+        RoleChain(aws.client("sts", base), hub, spoke),
         AccountNames(lambda: aws.client("organizations", base)),
         None,
     )
@@ -576,16 +567,7 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
         },
     )
     table_name = env.required("TABLE_NAME", "the DynamoDB table name")
-    hub_role_arn = env.matching("HUB_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False)
-    spoke_role_name = (
-        env.matching(
-            "SPOKE_ROLE_NAME",
-            ROLE_NAME_PATTERN,
-            "an IAM role name, optionally with a path (security/spoke-001)",
-            required=False,
-        )
-        or DEFAULT_SPOKE_ROLE_NAME
-    )
+    hub, spoke = hub_role_arn(env), spoke_role_name(env)
     secret_arn = env.raw("SLACK_SECRET_ARN")
     slack = (
         SlackSettings(secret_arn, env.url("SLACK_API_URL", DEFAULT_SLACK_API_URL))
@@ -630,9 +612,7 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
     except (AlreadyDecided, NotDecidable) as lost:
         raise CliError(_decided_text(lost.record), EXIT_REFUSED) from None
 
-    reverter = SpokeReverter(
-        RoleChain(sts, hub_role_arn, str(spoke_role_name)), aws.client("organizations", base)
-    )
+    reverter = SpokeReverter(RoleChain(sts, hub, spoke), aws.client("organizations", base))
     credentials, replies = _slack_replies(slack, io)
     responder = Responder(
         store=store,

@@ -166,8 +166,8 @@ class DetectSettings:
             detection=detection,
             lake=_lake(env, detection) if detection.polls_lake else None,
             **_noise_control(env),
-            hub_role_arn=_hub_role_arn(env),
-            spoke_role_name=_spoke_role_name(env),
+            hub_role_arn=hub_role_arn(env),
+            spoke_role_name=spoke_role_name(env),
             org_read_role_arn=env.matching(
                 "ORG_READ_ROLE_ARN",
                 ROLE_ARN_PATTERN,
@@ -245,17 +245,19 @@ class RespondSettings:
         return cls(
             table_name=env.required("TABLE_NAME", "the DynamoDB table name"),
             slack=_slack(env),
-            hub_role_arn=_hub_role_arn(env),
-            spoke_role_name=_spoke_role_name(env),
+            hub_role_arn=hub_role_arn(env),
+            spoke_role_name=spoke_role_name(env),
             approvers=approvers,
         )
 
 
-def _hub_role_arn(env: Env) -> str | None:
+def hub_role_arn(env: Env) -> str | None:
+    """`HUB_ROLE_ARN`, when set (the responder, the detector and the CLI read it alike)."""
     return env.matching("HUB_ROLE_ARN", ROLE_ARN_PATTERN, "an IAM role ARN", required=False)
 
 
-def _spoke_role_name(env: Env) -> str:
+def spoke_role_name(env: Env) -> str:
+    """`SPOKE_ROLE_NAME`, or the default `spoke-001`."""
     return str(
         env.matching(
             "SPOKE_ROLE_NAME",
