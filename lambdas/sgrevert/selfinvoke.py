@@ -50,10 +50,6 @@ def is_revert_event(event: Any) -> bool:
     return isinstance(event, dict) and event.get(MARKER) == REVERT
 
 
-def is_show_event(event: Any) -> bool:
-    return isinstance(event, dict) and event.get(MARKER) == SHOW
-
-
 @dataclass(frozen=True)
 class RevertJob:
     event_id: str
