@@ -35,41 +35,10 @@ ALICE = "U0LIWEI"
 
 
 @pytest.fixture
-def lake() -> Iterator[LakeStandIn]:
-    with LakeStandIn(page_size=1000, running_polls=1) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
     with SlackStandIn(bot_token=BOT_TOKEN) as stand_in:
         stand_in.add_user(ALICE, ALICE_EMAIL, name="li.wei")
         yield stand_in
-
-
-@pytest.fixture
-def data_store(lake: LakeStandIn) -> str:
-    return lake.create_event_data_store("org-trail")
-
-
-@pytest.fixture
-def env(
-    monkeypatch: pytest.MonkeyPatch,
-    table_name: str,
-    slack_secret_arn: str,
-    lake: LakeStandIn,
-    slack: SlackStandIn,
-    data_store: str,
-) -> Iterator[None]:
-    monkeypatch.setenv("TABLE_NAME", table_name)
-    monkeypatch.setenv("SLACK_SECRET_ARN", slack_secret_arn)
-    monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)
-    monkeypatch.setenv("SLACK_API_URL", slack.api_url)
-    monkeypatch.setenv("EVENT_DATA_STORE", data_store)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", lake.endpoint_url)
-    detect.reset()
-    yield
-    detect.reset()
 
 
 @dataclass
@@ -182,7 +151,7 @@ def text_of(blocks: Any) -> str:
     return json.dumps(blocks, ensure_ascii=False)
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_a_posted_change_says_whose_account_what_the_group_protects_and_who_did_it(
     lake: LakeStandIn,
     slack: SlackStandIn,
@@ -254,7 +223,7 @@ def test_a_posted_change_says_whose_account_what_the_group_protects_and_who_did_
     )
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 @pytest.mark.parametrize(("lower", "risk"), [(False, "critical"), (True, "high")])
 def test_a_group_attached_to_nothing_says_so_and_the_policy_may_lower_its_risk(
     lake: LakeStandIn,

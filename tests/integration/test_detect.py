@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,46 +16,9 @@ from sandbox.slack_api import SlackStandIn
 from sgrevert import detect, store
 from sgrevert.errors import ConfigError, LakeQueryError
 from sgrevert.model import State
-from tests.support import BOT_TOKEN, LambdaContext, load_event
+from tests.support import LambdaContext, load_event
 
 CHANNEL = "C0SECURITY"
-
-
-@pytest.fixture
-def lake() -> Iterator[LakeStandIn]:
-    with LakeStandIn(page_size=1000, running_polls=1) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with SlackStandIn(bot_token=BOT_TOKEN) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
-def data_store(lake: LakeStandIn) -> str:
-    return lake.create_event_data_store("org-trail")
-
-
-@pytest.fixture
-def env(
-    monkeypatch: pytest.MonkeyPatch,
-    table_name: str,
-    slack_secret_arn: str,
-    lake: LakeStandIn,
-    slack: SlackStandIn,
-    data_store: str,
-) -> None:
-    monkeypatch.setenv("TABLE_NAME", table_name)
-    monkeypatch.setenv("SLACK_SECRET_ARN", slack_secret_arn)
-    monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)
-    monkeypatch.setenv("SLACK_API_URL", slack.api_url)
-    monkeypatch.setenv("EVENT_DATA_STORE", data_store)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", lake.endpoint_url)
-    detect.reset()
-    yield
-    detect.reset()
 
 
 def authorize(minutes_ago: float, cidr: str = "203.0.113.0/24", port: int = 22) -> dict[str, Any]:
@@ -94,7 +56,7 @@ def changes() -> store.ChangeStore:
     return store.ChangeStore(table())
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_a_new_change_is_recorded_and_posted_with_approve_and_deny(
     lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:
@@ -118,7 +80,7 @@ def test_a_new_change_is_recorded_and_posted_with_approve_and_deny(
     assert (saved.slack_channel, saved.slack_ts) == (CHANNEL, message.ts)
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_overlapping_runs_post_each_change_once(
     lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:
@@ -136,7 +98,7 @@ def test_overlapping_runs_post_each_change_once(
     )
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_a_slack_outage_loses_nothing(
     lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:
@@ -154,7 +116,7 @@ def test_a_slack_outage_loses_nothing(
     assert changes().require(record["eventID"]).posted
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_a_failed_query_leaves_the_watermark_where_it_was(
     lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:
@@ -169,7 +131,7 @@ def test_a_failed_query_leaves_the_watermark_where_it_was(
     assert changes().get_watermark("lake") == before
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_pagination_reads_every_page(
     lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:
@@ -184,7 +146,7 @@ def test_pagination_reads_every_page(
     assert {changes().require(r["eventID"]).state for r in records} == {State.PENDING}
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_events_outside_the_window_and_failed_calls_are_not_recorded(
     lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:
@@ -201,7 +163,7 @@ def test_events_outside_the_window_and_failed_calls_are_not_recorded(
     assert changes().get(old["eventID"]) is None
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_a_watermark_from_hours_ago_widens_the_window_to_catch_up(
     lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:
@@ -215,7 +177,7 @@ def test_a_watermark_from_hours_ago_widens_the_window_to_catch_up(
     assert changes().require(missed["eventID"]).posted
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_informational_changes_are_posted_without_buttons(
     lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:
@@ -230,7 +192,7 @@ def test_informational_changes_are_posted_without_buttons(
     assert changes().require(revoke["eventID"]).state is State.INFO
 
 
-@pytest.mark.usefixtures("env")
+@pytest.mark.usefixtures("detector_env")
 def test_the_read_role_is_assumed_before_querying(
     monkeypatch: pytest.MonkeyPatch, lake: LakeStandIn, slack: SlackStandIn, data_store: str
 ) -> None:

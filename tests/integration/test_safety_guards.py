@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -179,38 +179,6 @@ def test_an_egress_rule_recorded_without_an_id_is_revoked_as_egress(
 
 
 # -- the Lake watermark ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def lake() -> Iterator[LakeStandIn]:
-    with LakeStandIn(page_size=1000, running_polls=1) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
-def data_store(lake: LakeStandIn) -> str:
-    return lake.create_event_data_store("org-trail")
-
-
-@pytest.fixture
-def detector_env(
-    monkeypatch: pytest.MonkeyPatch,
-    table_name: str,
-    slack_secret_arn: str,
-    lake: LakeStandIn,
-    slack: SlackStandIn,
-    data_store: str,
-) -> Iterator[None]:
-    """revertsg-1's environment: the Lake stand-in, the Slack stand-in, moto."""
-    monkeypatch.setenv("TABLE_NAME", table_name)
-    monkeypatch.setenv("SLACK_SECRET_ARN", slack_secret_arn)
-    monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)
-    monkeypatch.setenv("SLACK_API_URL", slack.api_url)
-    monkeypatch.setenv("EVENT_DATA_STORE", data_store)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", lake.endpoint_url)
-    detect.reset()
-    yield
-    detect.reset()
 
 
 def run_detector() -> dict[str, Any]:
