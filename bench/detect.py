@@ -263,13 +263,15 @@ class Run:
     assumed: int  # STS AssumeRole calls for context (session sgrevert-context)
 
 
-def full_run() -> None:
-    timeout, period = lambda_timeout_seconds(), schedule_period_seconds()
-    phases = Phases()
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """moto server on a free loopback port, with the environment pointing boto3 at it (and
+    at nothing else: no profile or config file), restored on the way out."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     saved = dict(os.environ)
     host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
     for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         os.environ.pop(name, None)
     os.environ.update(
@@ -278,10 +280,22 @@ def full_run() -> None:
         AWS_SESSION_TOKEN="bench",
         AWS_REGION=REGION,
         AWS_DEFAULT_REGION=REGION,
-        AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        AWS_ENDPOINT_URL=endpoint,
     )
     try:
+        yield endpoint
+    finally:
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def full_run() -> None:
+    timeout, period = lambda_timeout_seconds(), schedule_period_seconds()
+    phases = Phases()
+    try:
         with (
+            moto_server(),
             LakeStandIn(page_size=PAGE_SIZE, running_polls=1) as lake,
             SlackStandIn(bot_token=BOT_TOKEN) as slack,
             quiet(),
@@ -307,9 +321,6 @@ def full_run() -> None:
                 runs.append(Run(report, seconds, dict(phases.phases), posts, seen, assumed))
             rate_limited = slack.rate_limited
     finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
         detect.reset()
     show(runs, timeout, period, rate_limited)
 
@@ -619,40 +630,20 @@ class Variant:
 
 
 def context_cost() -> None:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    saved = dict(os.environ)
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_SESSION_TOKEN="bench",
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_ENDPOINT_URL=endpoint,
-    )
-    try:
-        with SlackStandIn(bot_token=BOT_TOKEN) as slack, quiet():
-            # moto's state is the process's: the full run's tables and roles go first
-            requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
-            started = time.perf_counter()
-            world = build_world(slack)
-            built = time.perf_counter() - started
-            calls = Calls()  # every watched client counts here; each variant takes its delta
-            # A cold Lambda's first run builds these; a warm one's next run still has them.
-            names, memo = account_names(world, calls), PeopleMemo()
-            variants = [
-                run_variant("without", world, slack, calls, None),
-                run_variant("with, cold", world, slack, calls, (names, memo)),
-                run_variant("with, warm", world, slack, calls, (names, memo)),
-            ]
-    finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+    with moto_server() as endpoint, SlackStandIn(bot_token=BOT_TOKEN) as slack, quiet():
+        # moto's state is the process's: the full run's tables and roles go first
+        requests.post(f"{endpoint}/moto-api/reset", timeout=30).raise_for_status()
+        started = time.perf_counter()
+        world = build_world(slack)
+        built = time.perf_counter() - started
+        calls = Calls()  # every watched client counts here; each variant takes its delta
+        # A cold Lambda's first run builds these; a warm one's next run still has them.
+        names, memo = account_names(world, calls), PeopleMemo()
+        variants = [
+            run_variant("without", world, slack, calls, None),
+            run_variant("with, cold", world, slack, calls, (names, memo)),
+            run_variant("with, warm", world, slack, calls, (names, memo)),
+        ]
     show_context(variants, built)
 
 
