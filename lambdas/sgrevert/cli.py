@@ -42,6 +42,7 @@ from sgrevert.context import ChangeContext
 from sgrevert.context_read import ContextReader
 from sgrevert.context_text import PLAIN, account_label, exposure_word
 from sgrevert.deadline import Deadline
+from sgrevert.decidable import decidable
 from sgrevert.errors import (
     AlreadyDecided,
     ConfigError,
@@ -737,7 +738,7 @@ def _replay_stream(args: argparse.Namespace, io: Io) -> int:
                     except SkipRecord as skipping:
                         output.skip(entry.where, entry.event_id, skipping.reason)
                         continue
-                    plan = plan_revert(change) if change.revertible else None
+                    plan = plan_revert(change) if decidable(change) else None
                     output.change(entry.where, change, plan)
         except BrokenPipeError:
             raise

@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sgrevert.context import ChangeContext
 
+MODIFY_RULES_EVENT = "ModifySecurityGroupRules"
+PREFIX_LIST_EVENT = "ModifyManagedPrefixList"
 REVERTIBLE_EVENTS = frozenset({"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"})
-INFO_EVENTS = frozenset(
-    {"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress", "ModifySecurityGroupRules"}
-)
-WATCHED_EVENTS = REVERTIBLE_EVENTS | INFO_EVENTS
+REMOVAL_EVENTS = frozenset({"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"})
+# Decidable or not depending on what they did: a widening edit or added entries are.
+EDIT_EVENTS = frozenset({MODIFY_RULES_EVENT, PREFIX_LIST_EVENT})
+INFO_EVENTS = REMOVAL_EVENTS | {MODIFY_RULES_EVENT}  # records without a response rule set
+WATCHED_EVENTS = REVERTIBLE_EVENTS | REMOVAL_EVENTS | EDIT_EVENTS
 
 
 class Direction(StrEnum):
@@ -140,8 +143,90 @@ class Actor:
 
 
 @dataclass(frozen=True)
+class Prior:
+    """A modified rule's last known value from before the modification: from the newest
+    change record holding the rule (`from_snapshot` False: the Authorize that created it,
+    an earlier Modify) or the newest stored snapshot of its group (`from_snapshot` True)
+    that predates the modification. `source` is that record's event id."""
+
+    rule: Rule  # carries the rule id; its direction is the real one when the source knew it
+    seen_at: datetime  # the source's event time, or the snapshot's read time
+    source: str
+    from_snapshot: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule.to_dict(),
+            "seen_at": iso(self.seen_at),
+            "source": self.source,
+            "from_snapshot": self.from_snapshot,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Prior:
+        return cls(
+            rule=Rule.from_dict(data["rule"]),
+            seen_at=parse_time(str(data["seen_at"])),
+            source=str(data["source"]),
+            from_snapshot=bool(data.get("from_snapshot")),
+        )
+
+
+@dataclass(frozen=True)
+class PrefixListEntry:
+    cidr: str
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cidr": self.cidr, "description": self.description}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PrefixListEntry:
+        return cls(cidr=str(data["cidr"]), description=data.get("description"))
+
+
+@dataclass(frozen=True)
+class PrefixListEdit:
+    """What a ModifyManagedPrefixList call did to a customer-managed prefix list."""
+
+    list_id: str  # pl-...
+    name: str | None = None  # from the response, when it carries it
+    version: int | None = None  # the CurrentVersion the call named
+    added: tuple[PrefixListEntry, ...] = ()
+    removed: tuple[PrefixListEntry, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "list_id": self.list_id,
+            "name": self.name,
+            "version": self.version,
+            "added": [e.to_dict() for e in self.added],
+            "removed": [e.to_dict() for e in self.removed],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PrefixListEdit:
+        version = data.get("version")
+        return cls(
+            list_id=str(data["list_id"]),
+            name=data.get("name"),
+            version=int(version) if version is not None else None,
+            added=tuple(PrefixListEntry.from_dict(e) for e in data.get("added") or []),
+            removed=tuple(PrefixListEntry.from_dict(e) for e in data.get("removed") or []),
+        )
+
+
+@dataclass(frozen=True)
 class Change:
-    """One CloudTrail event: a call that changed one security group."""
+    """One CloudTrail event: a call that changed one security group, or one prefix list.
+
+    - Authorize*/Revoke*: `rules` are the rules added or removed.
+    - ModifySecurityGroupRules: `rules` are the modified rules' new values (after), and
+      `prior` what the detector found each of them to have been before (by rule id; a
+      rule without a prior has no earlier value on record).
+    - ModifyManagedPrefixList: `group_id` is the list's id, `rules` is empty and
+      `prefix_list` says which entries were added and removed.
+    """
 
     event_id: str
     event_name: str
@@ -154,10 +239,14 @@ class Change:
     group_name: str | None = None
     vpc_id: str | None = None
     partition: str = "aws"
+    prior: tuple[Prior, ...] = ()
+    prefix_list: PrefixListEdit | None = None
 
-    @property
-    def revertible(self) -> bool:
-        return self.event_name in REVERTIBLE_EVENTS
+    def prior_of(self, rule: Rule) -> Prior | None:
+        """The recorded earlier value of a modified rule, if any."""
+        return next(
+            (p for p in self.prior if rule.rule_id and p.rule.rule_id == rule.rule_id), None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -172,6 +261,8 @@ class Change:
             "partition": self.partition,
             "actor": self.actor.to_dict(),
             "rules": [r.to_dict() for r in self.rules],
+            "prior": [p.to_dict() for p in self.prior],
+            "prefix_list": self.prefix_list.to_dict() if self.prefix_list else None,
         }
 
     @classmethod
@@ -188,6 +279,10 @@ class Change:
             partition=str(data.get("partition") or "aws"),
             actor=Actor.from_dict(data["actor"]),
             rules=tuple(Rule.from_dict(r) for r in data.get("rules", [])),
+            prior=tuple(Prior.from_dict(p) for p in data.get("prior") or []),
+            prefix_list=(
+                PrefixListEdit.from_dict(data["prefix_list"]) if data.get("prefix_list") else None
+            ),
         )
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from sgrevert.decidable import decidable
 from sgrevert.errors import ConfigError
 from sgrevert.model import Change
 from sgrevert.risk import (
@@ -144,7 +145,7 @@ class Policy:
                 return Verdict(assessment, ignored_by=rule, post=False)
         if (
             self.auto_revert_at_or_above is not None
-            and change.revertible
+            and decidable(change)
             and assessment.risk >= self.auto_revert_at_or_above
         ):
             return Verdict(assessment, auto_revert_rule=self.auto_revert_rule)

@@ -31,6 +31,12 @@ def covering_rule(rule: Rule, existing: Iterable[Rule]) -> Rule | None:
     return None
 
 
+def allows_no_more(after: Rule, before: Rule) -> bool:
+    """A modification from `before` to `after` narrows (or keeps) access: `after` lets in
+    only traffic `before` let in (a subset of protocol, ports and source)."""
+    return _covers_traffic(before, after) and _covers_source(before, after)
+
+
 def opens_to_internet(rule: Rule) -> bool:
     """A CIDR source of prefix length 0: 0.0.0.0/0, ::/0 (or 10.0.0.0/0, which is the same)."""
     network = _network(rule)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from sgrevert.context import ChangeContext
+from sgrevert.decidable import decidable
 from sgrevert.errors import AlreadyDecided, NotDecidable, UnknownChange
 from sgrevert.model import Change, ChangeRecord, State, iso, parse_time
 
@@ -137,7 +138,7 @@ class ChangeStore:
         `ignored` records it IGNORED; `post=False` keeps it out of the posting queue (it
         stays listed by state); `note` says why, for operators.
         """
-        state = State.IGNORED if ignored else State.PENDING if change.revertible else State.INFO
+        state = State.IGNORED if ignored else State.PENDING if decidable(change) else State.INFO
         item: dict[str, Any] = {
             **_change_key(change.event_id),
             "event_id": change.event_id,

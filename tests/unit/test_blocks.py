@@ -21,6 +21,7 @@ from sgrevert.blocks import (
     rule_line,
 )
 from sgrevert.cloudtrail import parse_record
+from sgrevert.decidable import decidable
 from sgrevert.model import Actor, Change, ChangeRecord, Direction, Rule, SourceKind, State
 from tests.support import EVENTS, load_event
 
@@ -40,7 +41,7 @@ def record_of(
     outcome: str | None = None,
 ) -> ChangeRecord:
     if state is None:
-        state = State.PENDING if change.revertible else State.INFO
+        state = State.PENDING if decidable(change) else State.INFO
     decided = state not in (State.PENDING, State.INFO)
     return ChangeRecord(
         change=change,

@@ -18,6 +18,7 @@ from sgrevert.cloudtrail import (
     normalize_protocol,
     parse_record,
 )
+from sgrevert.decidable import decidable
 from sgrevert.model import Change, Direction, SourceKind
 from tests.support import EVENTS, load_event
 
@@ -86,13 +87,13 @@ def test_every_authorized_rule_gets_its_rule_id_from_the_response(name: str) -> 
     change = parse_record(record)
 
     assert [rule.rule_id for rule in change.rules] == response_rule_ids(record)
-    assert change.revertible
+    assert decidable(change)
 
 
 @pytest.mark.parametrize("name", INFO_FIXTURES)
 def test_revokes_and_modifies_are_informational(name: str) -> None:
     """Given a Revoke or Modify call, when parsed, then the change is not revertible."""
-    assert not parse(name).revertible
+    assert not decidable(parse(name))
 
 
 @pytest.mark.parametrize("name", PARSED_FIXTURES)

@@ -16,6 +16,7 @@ from sgrevert.blocks import ACTION_APPROVE, ACTION_DENY, MAX_BLOCKS, batch_messa
 from sgrevert.cli import CHANGES_HEADERS, changes_table, record_dict
 from sgrevert.cli_render import Style
 from sgrevert.context import ActorInfo, Attachment, AttachmentKind, ChangeContext, Gap, Via
+from sgrevert.decidable import decidable
 from sgrevert.group_info import group_info
 from sgrevert.model import ChangeRecord, Direction, Rule, SourceKind, State
 from tests.unit.test_blocks import (
@@ -411,5 +412,5 @@ def test_every_fixture_with_full_context_renders_within_limits_in_every_state(
 
     assert_within_block_kit_limits(msg)
     assert "prod-payments (111122223333)" in msg.text or "prod-payments (444455556666)" in msg.text
-    if not change.revertible:
+    if not decidable(change):
         assert "↳" not in all_text(msg)
