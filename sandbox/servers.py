@@ -42,7 +42,7 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from sandbox import clicks, eventbridge
+from sandbox import clicks, eventbridge, moto_ec2
 from sandbox.apigw import FORM, ApiGatewayStandIn
 from sandbox.context import function_arn
 from sandbox.lake import LakeStandIn
@@ -153,6 +153,7 @@ class Sandbox(Service):
             self._stack.enter_context(_logs_to_file(self.log_path))
         _quiet_servers()
 
+        moto_ec2.install()  # what moto's EC2 lacks, as the EC2 API documents it
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
         self._stack.callback(moto.stop)
