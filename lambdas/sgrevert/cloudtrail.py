@@ -1,8 +1,8 @@
 """One CloudTrail record (trail file entry, Lake `eventJson`, EventBridge `detail`) -> `Change`.
 
-Pure: no AWS calls. Anything that is not a successful, watched security-group call
-with a group id and at least one rule raises `SkipRecord` with a reason; no other
-exception escapes for bad input.
+Pure: no AWS calls. Anything that is not a successful, watched call that changed a
+security group's rules or a prefix list's entries raises `SkipRecord` with a reason; no
+other exception escapes for bad input.
 
 Shapes handled (as CloudTrail writes them):
 - Authorize*/Revoke*: request `ipPermissions.items[]` with `ipRanges`, `ipv6Ranges`,
@@ -17,12 +17,21 @@ Shapes handled (as CloudTrail writes them):
 - ModifySecurityGroupRules: `requestParameters.ModifySecurityGroupRulesRequest` with
   `GroupId` and `SecurityGroupRule` (one object, or a list for several rules), each
   `{SecurityGroupRuleId, SecurityGroupRule: {IpProtocol, FromPort, ToPort, CidrIpv4 |
-  CidrIpv6 | PrefixListId | ReferencedGroupId, Description}}`. CloudTrail does not say
-  whether the modified rule is ingress or egress, so `direction` is INGRESS as a
-  placeholder (`direction_known` is False for these).
+  CidrIpv6 | PrefixListId | ReferencedGroupId, Description}}`. The rules are the new
+  (after) values; what they were before is not in the record (the detector looks it
+  up). CloudTrail does not say whether the modified rule is ingress or egress, so
+  `direction` is INGRESS as a placeholder (`direction_known` is False for these).
+- ModifyManagedPrefixList: `requestParameters.ModifyManagedPrefixListRequest` with
+  `PrefixListId`, `CurrentVersion`, `AddEntry` and `RemoveEntry` (one `{Cidr,
+  Description}` object, or a list for several); response
+  `ModifyManagedPrefixListResponse.prefixList` with `prefixListName` and `ownerId`. The
+  change's `group_id` is the list id, `rules` is empty and `prefix_list` holds the
+  entries. A call that adds and removes nothing (a rename, a new size) is skipped.
 
 Lake's `requestParameters` column is a map of JSON text; nested values given as JSON
-text are decoded, and numbers/booleans given as strings are accepted.
+text are decoded, and numbers/booleans given as strings are accepted. The newer
+query-style requests are read wrapped in their `<Action>Request` envelope or not, with
+either capitalisation of their keys.
 """
 
 from __future__ import annotations
@@ -35,18 +44,22 @@ from dataclasses import replace
 from typing import Any
 
 from sgrevert.model import (
-    INFO_EVENTS,
+    MODIFY_RULES_EVENT,
+    PREFIX_LIST_EVENT,
+    REMOVAL_EVENTS,
     WATCHED_EVENTS,
     Actor,
     Change,
     Direction,
+    PrefixListEdit,
+    PrefixListEntry,
     Rule,
     SourceKind,
     parse_time,
 )
 
 EC2_SOURCE = "ec2.amazonaws.com"
-MODIFY_EVENT = "ModifySecurityGroupRules"
+MODIFY_EVENT = MODIFY_RULES_EVENT
 
 _PROTOCOLS = {
     "tcp": "tcp",
@@ -140,35 +153,15 @@ def _parse(record: Any) -> Change:
     request = _mapping(record.get("requestParameters")) or {}
     response = _mapping(record.get("responseElements")) or {}
 
-    if event_name == MODIFY_EVENT:
-        modify = _mapping(_get(request, "ModifySecurityGroupRulesRequest")) or {}
-        group_id = _text(_get(modify, "GroupId", "groupId"))
-        rules = _modify_rules(modify)
-        returned: list[Rule] = []
-        response_items: list[Mapping[str, Any]] = []
+    prefix_list: PrefixListEdit | None = None
+    rules: list[Rule] = []
+    if event_name == PREFIX_LIST_EVENT:
+        prefix_list, owner = _prefix_list_edit(request, response)
+        group_id, owners = prefix_list.list_id, [owner]
     else:
-        direction = Direction.EGRESS if event_name.endswith("Egress") else Direction.INGRESS
-        group_id = _text(request.get("groupId"))
-        set_name = (
-            "revokedSecurityGroupRuleSet" if event_name in INFO_EVENTS else "securityGroupRuleSet"
-        )
-        response_items = _items(response.get(set_name), single=True)
-        returned = [_response_rule(item, direction) for item in response_items]
-        requested = _request_rules(request, direction)
-        rules = _match(requested, returned)
-        if event_name in INFO_EVENTS:
-            rules += _id_only_rules(request, direction, rules)
+        group_id, rules, owners = _rule_change(event_name, request, response)
 
-    if group_id is None:
-        group_id = next((g for g in (_text(i.get("groupId")) for i in response_items) if g), None)
-    if group_id is None:
-        raise SkipRecord("no security group id in the request or the response")
-    if not rules:
-        raise SkipRecord(f"{event_name} on {group_id} names no rules")
-
-    account = _text(record.get("recipientAccountId")) or next(
-        (a for a in (_text(i.get("groupOwnerId")) for i in response_items) if a), None
-    )
+    account = _text(record.get("recipientAccountId")) or next((a for a in owners if a), None)
     if account is None:
         raise SkipRecord("no recipientAccountId")
 
@@ -185,7 +178,36 @@ def _parse(record: Any) -> Change:
         group_name=_text(request.get("groupName")),
         vpc_id=_text(request.get("vpcId")),
         partition=_partition(arns, region),
+        prefix_list=prefix_list,
     )
+
+
+def _rule_change(
+    event_name: str, request: Mapping[str, Any], response: Mapping[str, Any]
+) -> tuple[str, list[Rule], list[str | None]]:
+    """A security-group call's group id, rules, and the group owners its response names."""
+    response_items: list[Mapping[str, Any]] = []
+    if event_name == MODIFY_EVENT:
+        modify = _envelope(request, "ModifySecurityGroupRulesRequest")
+        group_id = _text(_get(modify, "GroupId", "groupId"))
+        rules = _modify_rules(modify)
+    else:
+        direction = Direction.EGRESS if event_name.endswith("Egress") else Direction.INGRESS
+        group_id = _text(request.get("groupId"))
+        removal = event_name in REMOVAL_EVENTS
+        set_name = "revokedSecurityGroupRuleSet" if removal else "securityGroupRuleSet"
+        response_items = _items(response.get(set_name), single=True)
+        returned = [_response_rule(item, direction) for item in response_items]
+        rules = _match(_request_rules(request, direction), returned)
+        if removal:
+            rules += _id_only_rules(request, direction, rules)
+    if group_id is None:
+        group_id = next((g for g in (_text(i.get("groupId")) for i in response_items) if g), None)
+    if group_id is None:
+        raise SkipRecord("no security group id in the request or the response")
+    if not rules:
+        raise SkipRecord(f"{event_name} on {group_id} names no rules")
+    return group_id, rules, [_text(i.get("groupOwnerId")) for i in response_items]
 
 
 def _required(record: Mapping[str, Any], key: str) -> str:
@@ -358,6 +380,59 @@ def _modify_rules(modify: Mapping[str, Any]) -> list[Rule]:
             )
         )
     return rules
+
+
+def _prefix_list_edit(
+    request: Mapping[str, Any], response: Mapping[str, Any]
+) -> tuple[PrefixListEdit, str | None]:
+    """The entries a ModifyManagedPrefixList call added and removed, and the list's owner
+    as the response names it."""
+    modify = _envelope(request, "ModifyManagedPrefixListRequest")
+    answer = _envelope(response, "ModifyManagedPrefixListResponse")
+    described = _mapping(_get(answer, "prefixList", "PrefixList")) or {}
+    list_id = _text(_get(modify, "PrefixListId", "prefixListId")) or _text(
+        _get(described, "prefixListId", "PrefixListId")
+    )
+    if list_id is None:
+        raise SkipRecord("no prefix list id in the request or the response")
+    added = _entries(modify, "AddEntry", "addEntry", "AddEntries", "addEntries")
+    removed = _entries(modify, "RemoveEntry", "removeEntry", "RemoveEntries", "removeEntries")
+    if not added and not removed:
+        raise SkipRecord(
+            f"{PREFIX_LIST_EVENT} on {list_id} adds or removes no entries (a rename or a resize)"
+        )
+    # The response has the list's name after the call; a rename in the same call is in both.
+    name = _text(_get(described, "prefixListName", "PrefixListName")) or _text(
+        _get(modify, "PrefixListName", "prefixListName")
+    )
+    edit = PrefixListEdit(
+        list_id=list_id,
+        name=name,
+        version=_version(_get(modify, "CurrentVersion", "currentVersion")),
+        added=added,
+        removed=removed,
+    )
+    return edit, _text(_get(described, "ownerId", "OwnerId"))
+
+
+def _entries(modify: Mapping[str, Any], *keys: str) -> tuple[PrefixListEntry, ...]:
+    entries: list[PrefixListEntry] = []
+    for item in _items(_get(modify, *keys), single=True):
+        cidr = _text(_get(item, "Cidr", "cidr"))
+        if cidr is None:
+            raise SkipRecord("prefix list entry without a Cidr")
+        entries.append(PrefixListEntry(cidr, _text(_get(item, "Description", "description"))))
+    return tuple(entries)
+
+
+def _version(value: Any) -> int | None:
+    """CurrentVersion is optional in the API; Lake gives numbers as strings."""
+    text = _text(value)
+    if text is None:
+        return None
+    if not re.fullmatch(r"\d{1,19}", text):
+        raise SkipRecord(f"unreadable CurrentVersion {text[:20]!r}")
+    return int(text)
 
 
 def _id_only_rules(
@@ -553,6 +628,13 @@ def _items(value: Any, single: bool = False) -> list[Mapping[str, Any]]:
             raise SkipRecord("set item is not an object")
         items.append(item)
     return items
+
+
+def _envelope(parameters: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """Query-style APIs' request or response: inside its `<Action>Request`/`Response`
+    wrapper, as CloudTrail writes them, or the parameters themselves when unwrapped."""
+    wrapped = _mapping(parameters.get(key))
+    return parameters if wrapped is None else wrapped
 
 
 def _get(mapping: Mapping[str, Any], *keys: str) -> Any:

@@ -6,7 +6,9 @@ once at cold start; every problem is reported together, each naming its path:
     {
       "ignore": [
         {"name": "pipeline", "actor": "arn:aws:sts::*:assumed-role/deploy-*/*",
-         "reason": "CloudFormation deploys are reviewed in pull requests"}
+         "reason": "CloudFormation deploys are reviewed in pull requests"},
+        {"name": "vpn-ranges", "event": "ModifyManagedPrefixList", "group": "pl-0123*",
+         "reason": "the VPN team owns its prefix lists"}
       ],
       "min_risk_to_post": "medium",
       "auto_revert_at_or_above": "critical",
@@ -17,9 +19,12 @@ once at cold start; every problem is reported together, each naming its path:
     }
 
 An ignore rule matches when every matcher it has matches (globs, `*` and `?`; a list
-means any of them). Ignored changes are recorded as IGNORED with the rule's reason and
-never posted; changes below `min_risk_to_post` are recorded PENDING (still decidable)
-and not posted. An ignore rule wins over auto-revert.
+means any of them): `actor` (the caller's ARN or its session issuer), `account`,
+`region`, `group` (the group id, or the list id of a prefix-list edit) and `event` (the
+call's name; a pattern that matches none of the watched calls is an error). Ignored
+changes are recorded as IGNORED with the rule's reason and never posted; changes below
+`min_risk_to_post` are recorded PENDING (still decidable) and not posted. An ignore rule
+wins over auto-revert.
 
 `owner_tag_keys` are the security group's tags shown as its owners, in this order (an
 empty list shows none); `lower_risk_when_unattached` (off by default) lowers a change on
@@ -29,14 +34,14 @@ a group attached to nothing (no network interface) by one risk level.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from sgrevert.decidable import decidable
 from sgrevert.errors import ConfigError
-from sgrevert.model import Change
+from sgrevert.model import WATCHED_EVENTS, Change, Rule
 from sgrevert.risk import (
     DEFAULT_CRITICAL_PORTS,
     DEFAULT_WIDE_IPV4_PREFIX,
@@ -53,7 +58,7 @@ MAX_TAG_KEY = 128  # EC2's longest tag key
 # sgrevert's own revokes: the spoke session is named for whoever denied the change.
 OWN_REVOKES = "sgrevert-own-revokes"
 _OWN_SESSION = "arn:aws*:sts::*:assumed-role/*/sgrevert-denied-by-*"
-_MATCHERS = ("actor", "account", "region", "group")
+_MATCHERS = ("actor", "account", "region", "group", "event")
 _TOP_KEYS = frozenset(
     {
         "ignore",
@@ -76,7 +81,8 @@ class IgnoreRule:
     actor: tuple[str, ...] = ()  # matched against the caller's ARN and its session issuer
     account: tuple[str, ...] = ()
     region: tuple[str, ...] = ()
-    group: tuple[str, ...] = ()
+    group: tuple[str, ...] = ()  # a group id, or a prefix list's id for its edits
+    event: tuple[str, ...] = ()  # the call's CloudTrail event name
 
     def matches(self, change: Change) -> bool:
         actors = [a for a in (change.actor.arn, change.actor.session_issuer) if a]
@@ -85,6 +91,7 @@ class IgnoreRule:
             and _any(self.account, [change.account])
             and _any(self.region, [change.region])
             and _any(self.group, [change.group_id])
+            and _any(self.event, [change.event_name])
         )
 
 
@@ -137,8 +144,11 @@ class Policy:
             return None
         return f"auto_revert_at_or_above={self.auto_revert_at_or_above.label}"
 
-    def judge(self, change: Change) -> Verdict:
-        assessment = assess(change, self.risk_rules)
+    def judge(self, change: Change, references: Iterable[Rule] | None = None) -> Verdict:
+        """What to do with `change`. A prefix-list edit is rated with the rules that
+        reference the list when they are known, and at worst (None) otherwise, as it is
+        when recorded: nothing has been read then."""
+        assessment = assess(change, self.risk_rules, references)
         rules = ((OWN_REVOKES_RULE,) if self.ignore_own_revokes else ()) + self.ignore
         for rule in rules:
             if rule.matches(change):
@@ -278,6 +288,7 @@ class _Reader:
                 self.errors.append(f"{path}.reason is required: say why these changes are ignored")
                 reason = ""
             matchers = {key: self._patterns(rule.get(key), f"{path}.{key}") for key in _MATCHERS}
+            self._watched(matchers["event"], f"{path}.event")
             if not any(matchers.values()):
                 self.errors.append(
                     f"{path} needs at least one of {', '.join(_MATCHERS)} "
@@ -298,6 +309,15 @@ class _Reader:
             self.errors.append(f"{path} must be a pattern or a non-empty list of patterns")
             return ()
         return tuple(v.strip() for v in values)
+
+    def _watched(self, patterns: tuple[str, ...], path: str) -> None:
+        """An event pattern that can never match is a typo: say which names it could be."""
+        for pattern in patterns:
+            if not any(fnmatchcase(name, pattern) for name in WATCHED_EVENTS):
+                self.errors.append(
+                    f"{path} {pattern!r} matches no watched event "
+                    f"({', '.join(sorted(WATCHED_EVENTS))})"
+                )
 
     def _risk_rules(self, value: Any) -> RiskRules:
         if not isinstance(value, Mapping):

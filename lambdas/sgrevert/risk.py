@@ -1,4 +1,4 @@
-"""How risky a change is, from its rules alone.
+"""How risky a change is, from the access it grants.
 
 Pure. The levels, highest first:
 
@@ -7,16 +7,33 @@ Pure. The levels, highest first:
 - high: a public source to any other port or protocol;
 - medium: a very wide range that is not public (IPv4 prefix at most `/8`, IPv6 at most
   `/32`, e.g. `10.0.0.0/8`) or a group in another account;
-- low: the rest, and every removal (a Revoke only narrows access).
+- low: the rest, and every removal (a Revoke, or a prefix-list edit that only removed
+  entries, only narrows access).
+
+An Authorize is rated on the rules it added and a ModifySecurityGroupRules on the rules'
+new values (its after-state), whatever they were before. A prefix-list edit opens every
+rule that references the list, so each added CIDR is rated as a source of each of those
+rules (`references`). When they are not known (not read yet, or the read failed), it is
+rated at worst, as if the CIDR reached all traffic, and the reason says so; when no
+security group references the list, it is low.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
-from sgrevert.model import Change, Rule, SourceKind
+from sgrevert.model import (
+    PREFIX_LIST_EVENT,
+    REMOVAL_EVENTS,
+    Change,
+    Direction,
+    PrefixListEdit,
+    Rule,
+    SourceKind,
+)
 
 # Remote access, databases, caches, search and dashboards, Docker, SMB and telnet.
 DEFAULT_CRITICAL_PORTS: tuple[int, ...] = (
@@ -38,7 +55,8 @@ DEFAULT_WIDE_IPV4_PREFIX = 8
 DEFAULT_WIDE_IPV6_PREFIX = 32
 PUBLIC_SOURCES = frozenset({"0.0.0.0/0", "::/0"})
 _PORTED = frozenset({"tcp", "udp", "6", "17"})
-_REMOVALS = frozenset({"RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"})
+# What an added prefix-list entry could reach when the rules referencing the list are unknown.
+_ALL_TRAFFIC = Rule(Direction.INGRESS, "-1", None, None, SourceKind.CIDR_IPV4, "")
 
 
 class Risk(IntEnum):
@@ -80,17 +98,70 @@ class Assessment:
     reason: str  # the rule that set the level, in words: "0.0.0.0/0 to tcp 22"
 
 
-def assess(change: Change, rules: RiskRules | None = None) -> Assessment:
-    """The highest risk among the change's rules, with the first rule that reached it."""
+_NARROW = Assessment(Risk.LOW, "narrow source")
+
+
+def assess(
+    change: Change, rules: RiskRules | None = None, references: Iterable[Rule] | None = None
+) -> Assessment:
+    """The highest risk among the change's rules, with the first rule that reached it.
+
+    `references` matters only for a prefix-list edit: the rules, in any group of the
+    list's account and region, whose source is the list (None: not known)."""
     rules = rules or RiskRules()
-    if change.event_name in _REMOVALS:
+    if change.event_name in REMOVAL_EVENTS:
         return Assessment(Risk.LOW, "rules removed")
-    best = Assessment(Risk.LOW, "no public, wide or cross-account source")
-    for rule in change.rules:
-        found = _rule_risk(change, rule, rules)
-        if found.risk > best.risk:
-            best = found
+    if change.event_name == PREFIX_LIST_EVENT:
+        return _prefix_list_risk(change, rules, references)
+    return _highest(
+        (_rule_risk(change, rule, rules) for rule in change.rules),
+        Assessment(Risk.LOW, "no public, wide or cross-account source"),
+    )
+
+
+def _prefix_list_risk(
+    change: Change, rules: RiskRules, references: Iterable[Rule] | None
+) -> Assessment:
+    edit = change.prefix_list
+    if edit is None or not edit.added:
+        return Assessment(Risk.LOW, "entries removed")
+    where = _list_label(edit)
+    if references is None:
+        found = _highest(_entry_risks(change, edit, (_ALL_TRAFFIC,), rules))
+        return Assessment(
+            found.risk,
+            f"{found.reason} via {where} at worst: the rules that reference it are not known",
+        )
+    referencing = tuple(references)
+    if not referencing:
+        return Assessment(Risk.LOW, f"no security group references {where}")
+    found = _highest(_entry_risks(change, edit, referencing, rules))
+    return Assessment(found.risk, f"{found.reason} via {where}")
+
+
+def _entry_risks(
+    change: Change, edit: PrefixListEdit, referencing: tuple[Rule, ...], rules: RiskRules
+) -> Iterable[Assessment]:
+    """Each added CIDR as the source of each referencing rule."""
+    for rule in referencing:
+        for entry in edit.added:
+            kind = SourceKind.CIDR_IPV6 if ":" in entry.cidr else SourceKind.CIDR_IPV4
+            yield _rule_risk(change, replace(rule, source_kind=kind, source=entry.cidr), rules)
+
+
+def _highest(found: Iterable[Assessment], floor: Assessment = _NARROW) -> Assessment:
+    """The first assessment of the highest level (`floor` when none is above low)."""
+    best = floor
+    for assessment in found:
+        if assessment.risk > best.risk:
+            best = assessment
     return best
+
+
+def _list_label(edit: PrefixListEdit) -> str:
+    return (
+        f"prefix list {edit.name} ({edit.list_id})" if edit.name else f"prefix list {edit.list_id}"
+    )
 
 
 def _rule_risk(change: Change, rule: Rule, rules: RiskRules) -> Assessment:

@@ -98,7 +98,9 @@ def truncated(draw: st.DrawFn) -> Any:
 def assert_well_formed(change: Change) -> None:
     assert change.event_id and change.account and change.region
     assert change.group_id
-    assert change.rules
+    assert change.rules or (
+        change.prefix_list is not None and (change.prefix_list.added or change.prefix_list.removed)
+    )
     assert change.event_time.tzinfo is not None
     for rule in change.rules:
         for port in (rule.from_port, rule.to_port):

@@ -73,6 +73,7 @@ def test_the_bus_rule_queues_exactly_the_watched_calls(app_template: dict[str, A
     assert sorted(props["EventPattern"]["detail"]["eventName"]) == [
         "AuthorizeSecurityGroupEgress",
         "AuthorizeSecurityGroupIngress",
+        "ModifyManagedPrefixList",
         "ModifySecurityGroupRules",
         "RevokeSecurityGroupEgress",
         "RevokeSecurityGroupIngress",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,17 +20,39 @@ from sgrevert.cloudtrail import (
     parse_record,
 )
 from sgrevert.decidable import decidable
-from sgrevert.model import Change, Direction, SourceKind
+from sgrevert.model import (
+    MODIFY_RULES_EVENT,
+    PREFIX_LIST_EVENT,
+    REMOVAL_EVENTS,
+    REVERTIBLE_EVENTS,
+    Change,
+    Direction,
+    PrefixListEdit,
+    PrefixListEntry,
+    Prior,
+    SourceKind,
+)
 from tests.support import EVENTS, load_event
 
 ACCOUNT_A = "111122223333"
 ACCOUNT_B = "444455556666"
+PREFIX_LIST = "pl-0123456789abcdef0"
 
 ALL_FIXTURES = sorted(path.stem for path in EVENTS.glob("*.json"))
 FAILED_FIXTURES = ["authorize_ingress_failed_duplicate"]
 PARSED_FIXTURES = [name for name in ALL_FIXTURES if name not in FAILED_FIXTURES]
-AUTHORIZE_FIXTURES = [name for name in PARSED_FIXTURES if name.startswith("authorize_")]
-INFO_FIXTURES = [name for name in PARSED_FIXTURES if not name.startswith("authorize_")]
+
+
+def _calls(*events: str) -> list[str]:
+    """The parsed fixtures recording one of these calls (by the record's eventName)."""
+    return [name for name in PARSED_FIXTURES if load_event(name)["eventName"] in events]
+
+
+AUTHORIZE_FIXTURES = _calls(*REVERTIBLE_EVENTS)
+REVOKE_FIXTURES = _calls(*REMOVAL_EVENTS)
+MODIFY_FIXTURES = _calls(MODIFY_RULES_EVENT)
+PREFIX_LIST_FIXTURES = _calls(PREFIX_LIST_EVENT)
+GROUP_FIXTURES = [name for name in PARSED_FIXTURES if name not in PREFIX_LIST_FIXTURES]
 
 
 def parse(name: str) -> Change:
@@ -56,14 +79,30 @@ def test_the_fixtures_cover_the_required_cases() -> None:
         "RevokeSecurityGroupIngress",
         "RevokeSecurityGroupEgress",
         "ModifySecurityGroupRules",
+        "ModifyManagedPrefixList",
     }
-    assert len(ALL_FIXTURES) >= 12
+    assert len(ALL_FIXTURES) == 21
 
 
-@pytest.mark.parametrize("name", PARSED_FIXTURES)
+def test_the_edit_fixtures_cover_every_source_and_entry_case() -> None:
+    """Given the ModifySecurityGroupRules and ModifyManagedPrefixList fixtures, then they
+    hold one rule and several, every source kind, and entries added, removed and both."""
+    modified = [parse(name) for name in MODIFY_FIXTURES]
+    edits = [parse(name).prefix_list for name in PREFIX_LIST_FIXTURES]
+
+    assert {len(change.rules) for change in modified} == {1, 2}
+    assert {rule.source_kind for change in modified for rule in change.rules} == set(SourceKind)
+    assert {(bool(e.added), bool(e.removed)) for e in edits if e} == {
+        (True, False),
+        (False, True),
+        (True, True),
+    }
+
+
+@pytest.mark.parametrize("name", GROUP_FIXTURES)
 def test_a_successful_call_becomes_a_change_of_the_recipient_account(name: str) -> None:
-    """Given a successful watched call, when parsed, then the change carries the record's
-    event id, name, time, recipient account, region and at least one rule."""
+    """Given a successful watched security-group call, when parsed, then the change carries
+    the record's event id, name, time, recipient account, region, group and rules."""
     record = load_event(name)
 
     change = parse_record(record)
@@ -75,7 +114,29 @@ def test_a_successful_call_becomes_a_change_of_the_recipient_account(name: str) 
     assert change.region == record["awsRegion"]
     assert change.group_id.startswith("sg-")
     assert change.rules
+    assert change.prefix_list is None
     assert change.partition == "aws"
+
+
+@pytest.mark.parametrize("name", PREFIX_LIST_FIXTURES)
+def test_a_prefix_list_edit_becomes_a_change_of_the_list(name: str) -> None:
+    """Given a successful ModifyManagedPrefixList call, when parsed, then the change is
+    the list's (its id as the group id, no rules) in the recipient account, with the
+    entries the call added or removed and the version it named."""
+    record = load_event(name)
+    request = record["requestParameters"]["ModifyManagedPrefixListRequest"]
+
+    change = parse_record(record)
+
+    assert (change.event_id, change.event_name) == (record["eventID"], PREFIX_LIST_EVENT)
+    assert (change.account, change.region) == (ACCOUNT_B, "us-east-1")
+    assert change.group_id == PREFIX_LIST
+    assert change.rules == ()
+    assert change.prefix_list is not None
+    assert change.prefix_list.list_id == PREFIX_LIST
+    assert change.prefix_list.name == "corp-ranges"
+    assert change.prefix_list.version == request["CurrentVersion"]
+    assert change.prefix_list.added or change.prefix_list.removed
 
 
 @pytest.mark.parametrize("name", AUTHORIZE_FIXTURES)
@@ -90,10 +151,39 @@ def test_every_authorized_rule_gets_its_rule_id_from_the_response(name: str) -> 
     assert decidable(change)
 
 
-@pytest.mark.parametrize("name", INFO_FIXTURES)
-def test_revokes_and_modifies_are_informational(name: str) -> None:
-    """Given a Revoke or Modify call, when parsed, then the change is not revertible."""
+@pytest.mark.parametrize("name", [*REVOKE_FIXTURES, "modify_prefix_list_remove"])
+def test_revokes_and_prefix_list_removals_are_informational(name: str) -> None:
+    """Given a Revoke, or a prefix-list edit that only removed entries, when parsed, then
+    the change is not decidable: undoing it would add access."""
     assert not decidable(parse(name))
+
+
+@pytest.mark.parametrize("name", MODIFY_FIXTURES)
+def test_a_modify_without_a_recorded_prior_is_decidable(name: str) -> None:
+    """Given a Modify as parsed (the record holds only the after-values, so no prior is
+    on record yet), then it is decidable: nobody can tell that it narrowed."""
+    change = parse(name)
+
+    assert change.prior == ()
+    assert decidable(change)
+
+
+def test_a_modify_with_a_prior_that_it_narrows_is_informational() -> None:
+    """Given modify_rules (198.51.100.0/25) and, as its prior, the rule the multi-source
+    Authorize created under the same id (198.51.100.0/24), then it is informational."""
+    created = parse("authorize_ingress_ipv4_ipv6_multi")
+    before = next(r for r in created.rules if r.rule_id == "sgr-01a2b3c4d5e6f7082")
+    modified = parse("modify_rules")
+    prior = Prior(rule=before, seen_at=created.event_time, source=created.event_id)
+
+    assert not decidable(replace(modified, prior=(prior,)))
+
+
+@pytest.mark.parametrize("name", ["modify_prefix_list_add", "modify_prefix_list_add_and_remove"])
+def test_a_prefix_list_edit_that_added_entries_is_decidable(name: str) -> None:
+    """Given a prefix-list edit that added entries (and perhaps removed others), then it
+    is decidable."""
+    assert decidable(parse(name))
 
 
 @pytest.mark.parametrize("name", PARSED_FIXTURES)
@@ -465,30 +555,199 @@ def test_a_modify_reads_the_wrapped_request() -> None:
     assert direction_known("AuthorizeSecurityGroupIngress")
 
 
-def test_a_modify_of_several_rules_keeps_them_all() -> None:
-    """Given a Modify of two rules (a list in the envelope), then both rules are kept."""
-    record = load_event("modify_rules")
-    wrapped = record["requestParameters"]["ModifySecurityGroupRulesRequest"]
-    first = wrapped["SecurityGroupRule"]
-    second = {
-        "SecurityGroupRuleId": "sgr-0aaa1111bbbb22223",
-        "tag": 2,
-        "SecurityGroupRule": {
-            "IpProtocol": "-1",
-            "ReferencedGroupId": "sg-0123abcd4567ef890",
-            "Description": "peer",
-        },
-    }
-    wrapped["SecurityGroupRule"] = [first, second]
+def test_a_modify_of_several_rules_keeps_them_all_in_request_order() -> None:
+    """Given a Modify of two rules in one call (a list under SecurityGroupRule, tagged 1
+    and 2), then both rules are kept, in order, each with its id and new value."""
+    change = parse("modify_rules_several")
 
-    rules = parse_record(record).rules
+    assert change.group_id == "sg-0d4c3b2a1f0e9d8c7"
+    assert [(r.rule_id, r.protocol, r.ports, r.source, r.description) for r in change.rules] == [
+        ("sgr-0d1e2f3a4b5c6d7e8", "tcp", "443", "10.0.0.0/8", "internal HTTPS"),
+        ("sgr-0d1e2f3a4b5c6d7e9", "tcp", "8080-8081", "10.20.0.0/16", "app subnets"),
+    ]
 
-    assert [r.rule_id for r in rules] == ["sgr-01a2b3c4d5e6f7082", "sgr-0aaa1111bbbb22223"]
-    assert (rules[1].source_kind, rules[1].source, rules[1].ports) == (
-        SourceKind.GROUP,
-        "sg-0123abcd4567ef890",
-        "all",
+
+def test_a_widening_modify_carries_only_the_value_it_sets() -> None:
+    """Given the Modify that sets tcp 22 from 0.0.0.0/0 (its earlier value is not in the
+    record), then the rule is that after-value, with its id and no prior."""
+    change = parse("modify_rule_ssh_from_anywhere")
+    (rule,) = change.rules
+
+    assert (rule.rule_id, rule.protocol, rule.ports, rule.source_kind, rule.source) == (
+        "sgr-01a2b3c4d5e6f7086",
+        "tcp",
+        "22",
+        SourceKind.CIDR_IPV4,
+        "0.0.0.0/0",
     )
+    assert change.prior == ()
+    assert change.actor.session_issuer == "arn:aws:iam::111122223333:role/terraform-apply"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "source", "ports"),
+    [
+        ("modify_rule_ipv6_source", SourceKind.CIDR_IPV6, "2001:db8:1234:5600::/56", "51820"),
+        ("modify_rule_prefix_list_source", SourceKind.PREFIX_LIST, PREFIX_LIST, "5432-5439"),
+        ("modify_rule_group_source", SourceKind.GROUP, "sg-0c3d5e7f9a1b2c4d6", "8080-8090"),
+    ],
+)
+def test_a_modify_reads_every_source_kind(
+    name: str, kind: SourceKind, source: str, ports: str
+) -> None:
+    """Given a Modify to an IPv6 CIDR, a prefix list or a referenced group, then the rule's
+    source kind, source and ports are those the request set."""
+    (rule,) = parse(name).rules
+
+    assert (rule.source_kind, rule.source, rule.ports) == (kind, source, ports)
+
+
+def test_a_modify_request_without_its_envelope_reads_the_same() -> None:
+    """Given a Modify whose request is not wrapped in ModifySecurityGroupRulesRequest and
+    spells its keys in lower camel case, then it parses as the wrapped one does."""
+    record = load_event("modify_rules_several")
+    wrapped = record["requestParameters"].pop("ModifySecurityGroupRulesRequest")
+    record["requestParameters"] = {
+        "groupId": wrapped["GroupId"],
+        "securityGroupRule": wrapped["SecurityGroupRule"],
+    }
+
+    assert parse_record(record) == parse("modify_rules_several")
+
+
+# -- prefix lists ---------------------------------------------------------------------------
+
+
+def test_a_prefix_list_add_names_the_list_its_version_and_the_added_entry() -> None:
+    """Given ModifyManagedPrefixList adding 0.0.0.0/0 at CurrentVersion 3, then the edit
+    holds the list id, its name from the response, version 3 and that one entry."""
+    change = parse("modify_prefix_list_add")
+
+    assert change.prefix_list == PrefixListEdit(
+        list_id=PREFIX_LIST,
+        name="corp-ranges",
+        version=3,
+        added=(PrefixListEntry("0.0.0.0/0", "vendor access (temporary)"),),
+    )
+    assert change.actor.arn == "arn:aws:sts::444455556666:assumed-role/Admin/jdoe"
+
+
+def test_a_prefix_list_removal_holds_the_removed_entry_only() -> None:
+    """Given ModifyManagedPrefixList removing one entry, then the edit removes it and adds
+    nothing."""
+    edit = parse("modify_prefix_list_remove").prefix_list
+
+    assert edit is not None
+    assert (edit.added, edit.removed, edit.version) == (
+        (),
+        (PrefixListEntry("192.0.2.0/24"),),
+        4,
+    )
+
+
+def test_a_prefix_list_edit_that_adds_and_removes_keeps_both_in_order() -> None:
+    """Given one call adding two entries (a list) and removing one (an object), then the
+    edit has both added entries in request order and the removed one."""
+    edit = parse("modify_prefix_list_add_and_remove").prefix_list
+
+    assert edit is not None
+    assert edit.added == (
+        PrefixListEntry("203.0.113.0/24", "new office"),
+        PrefixListEntry("198.51.100.64/26", "DR site"),
+    )
+    assert edit.removed == (PrefixListEntry("198.51.100.0/24"),)
+
+
+def test_a_prefix_list_request_in_other_spellings_reads_the_same() -> None:
+    """Given the request unwrapped, with `addEntries` as {"items": [...]}, `RemoveEntry`
+    as JSON text and CurrentVersion as a string (Lake), then the change is the same."""
+    record = load_event("modify_prefix_list_add_and_remove")
+    expected = parse_record(record)
+    wrapped = record["requestParameters"].pop("ModifyManagedPrefixListRequest")
+    record["requestParameters"] = {
+        "prefixListId": wrapped["PrefixListId"],
+        "currentVersion": str(wrapped["CurrentVersion"]),
+        "addEntries": {
+            "items": [
+                {"cidr": e["Cidr"], "description": e["Description"]} for e in wrapped["AddEntry"]
+            ]
+        },
+        "RemoveEntry": json.dumps(wrapped["RemoveEntry"]),
+    }
+
+    assert parse_record(record) == expected
+
+
+def test_a_prefix_list_response_without_the_list_leaves_the_name_unknown() -> None:
+    """Given a record whose response does not describe the list, then the edit has no
+    name, unless the request renamed the list in the same call."""
+    record = load_event("modify_prefix_list_add")
+    record["responseElements"] = None
+
+    edit = parse_record(record).prefix_list
+    assert edit is not None
+    assert (edit.list_id, edit.name, edit.version) == (PREFIX_LIST, None, 3)
+
+    record["requestParameters"]["ModifyManagedPrefixListRequest"]["PrefixListName"] = "vendors"
+    renamed = parse_record(record).prefix_list
+    assert renamed is not None and renamed.name == "vendors"
+
+
+def test_a_prefix_list_record_without_recipient_takes_the_lists_owner() -> None:
+    """Given no recipientAccountId, then the account is the owner the response names."""
+    record = load_event("modify_prefix_list_remove")
+    del record["recipientAccountId"]
+
+    assert parse_record(record).account == ACCOUNT_B
+
+
+def test_a_prefix_list_edit_without_a_current_version_has_none() -> None:
+    """Given a call without CurrentVersion (optional in the API), then the version is None."""
+    record = load_event("modify_prefix_list_add")
+    del record["requestParameters"]["ModifyManagedPrefixListRequest"]["CurrentVersion"]
+
+    edit = parse_record(record).prefix_list
+
+    assert edit is not None and edit.version is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        ({"RemoveEntry": None, "PrefixListName": "corp-ranges-v2"}, "adds or removes no entries"),
+        ({"RemoveEntry": None, "MaxEntries": 40}, "adds or removes no entries"),
+        ({"RemoveEntry": {}}, "adds or removes no entries"),
+        ({"AddEntry": {"Description": "no cidr", "tag": 1}}, "entry without a Cidr"),
+        ({"CurrentVersion": "three"}, "unreadable CurrentVersion"),
+    ],
+)
+def test_a_prefix_list_call_that_changes_no_entries_is_skipped(
+    edit: dict[str, Any], reason: str
+) -> None:
+    """Given a ModifyManagedPrefixList that only renames or resizes the list, or whose
+    entries or version cannot be read, then SkipRecord says why."""
+    record = load_event("modify_prefix_list_remove")
+    request = record["requestParameters"]["ModifyManagedPrefixListRequest"]
+    for key, value in edit.items():
+        if value is None:
+            del request[key]
+        else:
+            request[key] = value
+
+    with pytest.raises(SkipRecord) as caught:
+        parse_record(record)
+
+    assert reason in caught.value.reason
+
+
+def test_a_prefix_list_call_naming_no_list_is_skipped() -> None:
+    """Given neither the request nor the response names the list, then SkipRecord."""
+    record = load_event("modify_prefix_list_add")
+    del record["requestParameters"]["ModifyManagedPrefixListRequest"]["PrefixListId"]
+    record["responseElements"] = None
+
+    with pytest.raises(SkipRecord, match="no prefix list id"):
+        parse_record(record)
 
 
 # -- skipped records ------------------------------------------------------------------------------

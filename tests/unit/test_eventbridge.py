@@ -25,20 +25,18 @@ def test_the_pattern_names_exactly_the_calls_the_parser_handles() -> None:
     assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
     assert pattern["detail"]["eventSource"] == ["ec2.amazonaws.com"]
     assert set(pattern["detail"]["eventName"]) == WATCHED_EVENTS
+    assert {"ModifySecurityGroupRules", "ModifyManagedPrefixList"} <= WATCHED_EVENTS
 
 
-def test_the_detail_is_the_cloudtrail_record_the_parser_reads() -> None:
-    # Given a real-shaped event: CloudTrail's record as `detail`, without a trail file's
-    # tlsDetails
-    event = load_event("eventbridge/authorize_ingress_ipv4")
+def test_a_prefix_list_edit_from_eventbridge_reads_as_the_lake_record() -> None:
+    """Given a real-shaped ModifyManagedPrefixList event (the record as `detail`), when the
+    record is taken out, then it parses to the same prefix-list change as Lake's copy."""
+    event = load_event("eventbridge/modify_prefix_list_add")
 
-    record = cloudtrail_record(event)
+    change = parse_record(cloudtrail_record(event))
 
-    # Then it carries what the parser needs, and reads as the same change as Lake's copy
-    assert {"eventID", "recipientAccountId", "requestParameters", "responseElements"} <= set(record)
-    assert "tlsDetails" not in record
-    from_lake = load_event("authorize_ingress_ipv4")
-    assert parse_record(record) == parse_record(from_lake)
+    assert change == parse_record(load_event("modify_prefix_list_add"))
+    assert change.prefix_list is not None and change.group_id == change.prefix_list.list_id
 
 
 def test_a_record_that_is_no_change_is_still_a_record() -> None:

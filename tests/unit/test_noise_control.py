@@ -11,7 +11,19 @@ import pytest
 from sgrevert import blocks
 from sgrevert.bursts import plan_messages
 from sgrevert.errors import ConfigError
-from sgrevert.model import Actor, Change, ChangeRecord, Direction, Rule, SourceKind, State
+from sgrevert.model import (
+    PREFIX_LIST_EVENT,
+    WATCHED_EVENTS,
+    Actor,
+    Change,
+    ChangeRecord,
+    Direction,
+    PrefixListEdit,
+    PrefixListEntry,
+    Rule,
+    SourceKind,
+    State,
+)
 from sgrevert.policy import OWN_REVOKES, parse_policy
 from sgrevert.risk import Risk, RiskRules, assess
 
@@ -134,6 +146,91 @@ def test_min_risk_holds_back_and_auto_revert_names_its_rule() -> None:
     assert policy.judge(change(rule("0.0.0.0/0", 443))).auto_revert_rule is None
 
 
+def list_edit(
+    *added: str, removed: tuple[str, ...] = (), list_id: str = "pl-0123456789abcdef0"
+) -> Change:
+    """A ModifyManagedPrefixList change of a list: its id is the change's group id."""
+    edit = PrefixListEdit(
+        list_id,
+        "corp-ranges",
+        3,
+        tuple(PrefixListEntry(cidr) for cidr in added),
+        tuple(PrefixListEntry(cidr) for cidr in removed),
+    )
+    return replace(change(group=list_id, event=PREFIX_LIST_EVENT), prefix_list=edit)
+
+
+def test_ignore_rules_match_by_event_name() -> None:
+    """Given an ignore rule for prefix-list edits and one for Revoke* calls, then each
+    ignores only the calls it names, and an Authorize on the same group is posted."""
+    policy = parse_policy(
+        json.dumps(
+            {
+                "ignore": [
+                    {
+                        "name": "vpn-lists",
+                        "event": "ModifyManagedPrefixList",
+                        "group": "pl-0123*",
+                        "reason": "the VPN team owns these lists",
+                    },
+                    {"name": "removals", "event": ["Revoke*"], "reason": "removals only"},
+                ]
+            }
+        )
+    )
+
+    by_list = policy.judge(list_edit("0.0.0.0/0"))
+    revoke = policy.judge(change(rule("0.0.0.0/0", 22), event="RevokeSecurityGroupEgress"))
+    authorize = policy.judge(change(rule("0.0.0.0/0", 22), group="pl-0123456789abcdef0"))
+
+    assert by_list.ignored_by is not None and by_list.ignored_by.name == "vpn-lists"
+    assert by_list.note == "ignored by vpn-lists: the VPN team owns these lists"
+    assert revoke.ignored_by is not None and revoke.ignored_by.name == "removals"
+    assert authorize.ignored_by is None
+
+
+def test_an_event_pattern_that_matches_no_watched_call_names_the_watched_ones() -> None:
+    """Given an ignore rule whose event names no call sgrevert watches (a typo), then the
+    policy is refused, naming the pattern and every watched event."""
+    document = {"ignore": [{"event": "ModifyManagedPrefixLists", "reason": "typo"}]}
+
+    with pytest.raises(ConfigError) as raised:
+        parse_policy(json.dumps(document))
+
+    message = str(raised.value)
+    assert "ignore[0].event 'ModifyManagedPrefixLists' matches no watched event" in message
+    assert all(name in message for name in WATCHED_EVENTS)
+
+
+def test_a_prefix_list_edit_is_judged_at_worst_until_its_references_are_known() -> None:
+    """Given 0.0.0.0/0 added to a list and auto-revert at critical, when judged as recorded
+    (no references), then it is critical at worst and reverted by policy; judged with the
+    rules that reference it (tcp 443) it is high and posted; with none, low."""
+    policy = parse_policy('{"auto_revert_at_or_above": "critical"}')
+    added = list_edit("0.0.0.0/0")
+    https = Rule(Direction.INGRESS, "tcp", 443, 443, SourceKind.PREFIX_LIST, "pl-0123456789abcdef0")
+
+    recorded = policy.judge(added)
+    known = policy.judge(added, references=[https])
+    unreferenced = policy.judge(added, references=[])
+
+    assert recorded.risk is Risk.CRITICAL
+    assert "not known" in recorded.assessment.reason
+    assert recorded.auto_revert_rule == "auto_revert_at_or_above=critical"
+    assert (known.risk, known.auto_revert_rule, known.post) == (Risk.HIGH, None, True)
+    assert unreferenced.risk is Risk.LOW
+
+
+def test_a_prefix_list_removal_is_never_reverted_by_policy() -> None:
+    """Given an edit that only removed entries and auto-revert at low, then nothing is
+    reverted: there is nothing to decide."""
+    policy = parse_policy('{"auto_revert_at_or_above": "low"}')
+
+    verdict = policy.judge(list_edit(removed=("0.0.0.0/0",)))
+
+    assert (verdict.risk, verdict.auto_revert_rule, verdict.post) == (Risk.LOW, None, True)
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
@@ -144,6 +241,8 @@ def test_min_risk_holds_back_and_auto_revert_names_its_rule() -> None:
         ('{"ignore": [{"actor": "arn:*"}]}', r"ignore\[0\].reason is required"),
         ('{"ignore": [{"reason": "x"}]}', r"ignore\[0\] needs at least one of"),
         ('{"ignore": [{"reason": "x", "group": 5}]}', r"ignore\[0\].group must be a pattern"),
+        ('{"ignore": [{"reason": "x", "event": []}]}', r"ignore\[0\].event must be a pattern"),
+        ('{"ignore": [{"reason": "x", "event": "Delete*"}]}', "matches no watched event"),
         ('{"max_messages_per_run": 0}', "max_messages_per_run must be a whole number"),
         ('{"risk": {"critical_ports": ["ssh"]}}', "risk.critical_ports must be a list"),
         ('{"ignore_own_revokes": "no"}', "ignore_own_revokes must be true or false"),
@@ -206,6 +305,18 @@ def test_a_burst_by_one_actor_on_one_group_becomes_one_message() -> None:
     assert [len(u.records) for u in units] == [25, 1, 1, 5]
     assert units[1].records[0].event_id == "o"
     assert units[2].records[0].state is State.DENIED
+
+
+def test_a_burst_of_prefix_list_edits_groups_by_list() -> None:
+    """Given one actor's edits to two prefix lists and an Authorize, then the edits of
+    each list form their own message, apart from the group's change."""
+    first = [record(replace(list_edit("10.0.0.0/8"), event_id=f"a{i}")) for i in range(2)]
+    other = record(replace(list_edit("10.0.0.0/8", list_id="pl-0aaaabbbbccccdddd"), event_id="b"))
+    group = record(replace(change(rule("10.0.0.1/32")), event_id="g"))
+
+    units = plan_messages([first[0], other, group, first[1]])
+
+    assert [u.event_ids for u in units] == [["a0", "a1"], ["b"], ["g"]]
 
 
 def test_a_group_message_stays_within_block_kit_limits_and_names_the_batch() -> None:

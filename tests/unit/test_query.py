@@ -26,6 +26,23 @@ def test_the_statement_reads_from_the_store_and_bounds_event_time() -> None:
         assert f"'{name}'" in sql
 
 
+def test_the_statement_selects_modifications_and_prefix_list_edits() -> None:
+    """Given the detector's statement, then it selects ModifySecurityGroupRules and
+    ModifyManagedPrefixList along with the Authorize and Revoke calls."""
+    sql = security_group_changes(STORE, START, END)
+
+    names = re.search(r"eventName IN \((.*?)\)", sql)
+    assert names is not None
+    assert names.group(1).split(", ") == [
+        "'AuthorizeSecurityGroupEgress'",
+        "'AuthorizeSecurityGroupIngress'",
+        "'ModifyManagedPrefixList'",
+        "'ModifySecurityGroupRules'",
+        "'RevokeSecurityGroupEgress'",
+        "'RevokeSecurityGroupIngress'",
+    ]
+
+
 def test_every_selected_expression_is_aliased() -> None:
     sql = security_group_changes(STORE, START, END)
     selected = re.match(r"SELECT (.*?) FROM", sql)
