@@ -86,5 +86,6 @@ class ChangeTable(Construct):
             policy_owner,
             "AwsSolutions-IAM5",
             f"Resource::<{cdk.Stack.of(self).get_logical_id(resource)}.Arn>/index/*",
-            "queries on this table's own indexes (unposted changes, changes by state)",
+            "queries on this table's own indexes (unposted changes, changes by state, a "
+            "group's history)",
         )

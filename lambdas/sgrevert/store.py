@@ -8,7 +8,10 @@ Item layout (one table, partition key `pk`):
 - `change#<eventID>`: one per CloudTrail event; `change` holds the Change as JSON,
   `state` the review state; `unposted` is present until the Slack post succeeded
   (a sparse index, so retrying failed posts is a cheap query); `post_attempts` holds the
-  ids of posts whose outcome is unknown (Slack's answer was lost), until one is found.
+  ids of posts whose outcome is unknown (Slack's answer was lost), until one is found;
+  `group_key` (`<account>/<region>/<group id>`, a prefix list's id for a list edit) keys
+  the group's history by `event_time` (index `by_group`; records written before it
+  existed have none and are not in it).
 - `watermark#<name>`: how far a detection path has fully handled events.
 """
 
@@ -34,6 +37,7 @@ DEFAULT_TABLE_NAME = "secgrouprequests"
 TTL_ATTRIBUTE = "expires_at"
 UNPOSTED_INDEX = "unposted"
 STATE_INDEX = "by_state"
+GROUP_INDEX = "by_group"
 DEFAULT_RETENTION = timedelta(days=90)
 BATCH_PREFIX = "g:"  # a button value naming a batch rather than one change
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
@@ -55,6 +59,7 @@ def table_definition(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
             {"AttributeName": "unposted", "AttributeType": "S"},
             {"AttributeName": "state", "AttributeType": "S"},
             {"AttributeName": "event_time", "AttributeType": "S"},
+            {"AttributeName": "group_key", "AttributeType": "S"},
         ],
         "GlobalSecondaryIndexes": [
             {
@@ -73,6 +78,15 @@ def table_definition(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },
+            {
+                # Keys only: a history read batch-gets the records it keeps.
+                "IndexName": GROUP_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "group_key", "KeyType": "HASH"},
+                    {"AttributeName": "event_time", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     }
 
@@ -85,6 +99,11 @@ def create_table(dynamodb_client: Any, table_name: str = DEFAULT_TABLE_NAME) -> 
         TableName=table_name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
+
+
+def group_key(account: str, region: str, group_id: str) -> str:
+    """The `by_group` index key of a group's (or prefix list's) change records."""
+    return f"{account}/{region}/{group_id}"
 
 
 def _change_key(event_id: str) -> dict[str, str]:
@@ -148,6 +167,7 @@ class ChangeStore:
             "account": change.account,
             "region": change.region,
             "group_id": change.group_id,
+            "group_key": group_key(change.account, change.region, change.group_id),
             "recorded_at": iso(now),
             "updated_at": iso(now),
             TTL_ATTRIBUTE: int((now + self._retention).timestamp()),
@@ -379,6 +399,60 @@ class ChangeStore:
             else:
                 raise RuntimeError(f"DynamoDB left keys of {name} unprocessed after retries")
         return found
+
+    def group_history(
+        self,
+        account: str,
+        region: str,
+        group_id: str,
+        *,
+        before: datetime | None = None,
+        after: datetime | None = None,
+        limit: int = 50,
+    ) -> list[ChangeRecord]:
+        """The group's records with `after < event_time < before` (either bound optional,
+        both to the second as event times are kept), newest first, at most `limit`.
+
+        The index is eventually consistent: a record written a moment ago may be missing."""
+        lower = iso(after) if after is not None else None
+        upper = iso(before) if before is not None else None
+        if limit <= 0 or (lower is not None and upper is not None and lower >= upper):
+            return []  # nothing can match (and BETWEEN refuses bounds out of order)
+        # A key condition takes one range test, and BETWEEN includes its ends: the ends
+        # are dropped here (a filter expression cannot name a key attribute).
+        key = "group_key = :g"
+        values: dict[str, Any] = {":g": group_key(account, region, group_id)}
+        if lower is not None and upper is not None:
+            key += " AND event_time BETWEEN :after AND :before"
+            values.update({":after": lower, ":before": upper})
+        elif lower is not None:
+            key += " AND event_time > :after"
+            values[":after"] = lower
+        elif upper is not None:
+            key += " AND event_time < :before"
+            values[":before"] = upper
+        kwargs: dict[str, Any] = {
+            "IndexName": GROUP_INDEX,
+            "KeyConditionExpression": key,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        ids: list[str] = []
+        while len(ids) < limit:
+            page = self._table.query(**kwargs)
+            ids.extend(
+                str(item["pk"]).removeprefix("change#")
+                for item in page["Items"]
+                if item["event_time"] not in (lower, upper)
+            )
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        found = self.get_many(ids[:limit])  # a record expired meanwhile is left out
+        records = [found[event_id] for event_id in ids[:limit] if event_id in found]
+        # Newest first, ties (same second) in a fixed order.
+        return sorted(records, key=lambda r: (r.change.event_time, r.event_id), reverse=True)
 
     def require(self, event_id: str) -> ChangeRecord:
         record = self.get(event_id)

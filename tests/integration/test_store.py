@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -34,7 +35,11 @@ def test_table_definition_creates_the_deployed_shape(aws: str) -> None:
     store.create_table(client, "t1")
     described = client.describe_table(TableName="t1")["Table"]
     assert [k["AttributeName"] for k in described["KeySchema"]] == ["pk"]
-    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {"unposted", "by_state"}
+    assert {i["IndexName"] for i in described["GlobalSecondaryIndexes"]} == {
+        "unposted",
+        "by_state",
+        "by_group",
+    }
     ttl = client.describe_time_to_live(TableName="t1")["TimeToLiveDescription"]
     assert ttl["AttributeName"] == store.TTL_ATTRIBUTE
 
@@ -165,3 +170,79 @@ def test_a_batch_reads_back_in_message_order_and_a_lost_member_is_named(
     assert [r.event_id for r in change_store.batch_records("b1")] == members
     with pytest.raises(UnknownChange, match="ev-gone"):
         change_store.batch_records("b2")
+
+
+# -- a group's history -----------------------------------------------------------------
+
+
+def at(event_id: str, minutes_ago: int, **where: str) -> Change:
+    """A change `minutes_ago` before NOW, in the usual group unless `where` says otherwise."""
+    return replace(make_change(event_id), event_time=NOW - timedelta(minutes=minutes_ago), **where)
+
+
+def history_ids(
+    change_store: store.ChangeStore,
+    *,
+    before: datetime | None = None,
+    after: datetime | None = None,
+    limit: int = 50,
+) -> list[str]:
+    records = change_store.group_history(
+        "111122223333", "eu-west-1", "sg-0123456789abcdef0", before=before, after=after, limit=limit
+    )
+    return [r.event_id for r in records]
+
+
+def test_a_record_carries_its_group_key(change_store: store.ChangeStore) -> None:
+    """Given a recorded change, then its item names the group as account/region/group id."""
+    change_store.record_new(make_change(), NOW)
+
+    item = (
+        boto3.resource("dynamodb")
+        .Table(store.DEFAULT_TABLE_NAME)
+        .get_item(Key={"pk": "change#ev-1"})["Item"]
+    )
+
+    assert item["group_key"] == "111122223333/eu-west-1/sg-0123456789abcdef0"
+
+
+def test_a_groups_history_is_its_own_records_newest_first_within_open_bounds(
+    change_store: store.ChangeStore,
+) -> None:
+    """Given five changes of a group, one of another group and one of the same group id in
+    another region, when the history is read with and without bounds, then it holds only
+    the group's records strictly between the bounds, newest first."""
+    for minutes_ago, event_id in ((30, "m30"), (10, "m10"), (50, "m50"), (20, "m20"), (40, "m40")):
+        change_store.record_new(at(event_id, minutes_ago), NOW)
+    change_store.record_new(at("other-group", 25, group_id="sg-0fedcba9876543210"), NOW)
+    change_store.record_new(at("other-region", 25, region="eu-central-1"), NOW)
+
+    assert history_ids(change_store) == ["m10", "m20", "m30", "m40", "m50"]
+    assert history_ids(change_store, before=NOW - timedelta(minutes=20)) == ["m30", "m40", "m50"]
+    assert history_ids(change_store, after=NOW - timedelta(minutes=30)) == ["m10", "m20"]
+    assert history_ids(
+        change_store, after=NOW - timedelta(minutes=50), before=NOW - timedelta(minutes=10)
+    ) == ["m20", "m30", "m40"]
+    assert history_ids(change_store, after=NOW, before=NOW - timedelta(minutes=60)) == []
+    [newest] = change_store.group_history(
+        "111122223333", "eu-west-1", "sg-0123456789abcdef0", limit=1
+    )
+    assert newest == change_store.require("m10")  # whole records, not index keys
+
+
+def test_a_groups_history_stops_at_its_limit_reading_on_past_a_bound(
+    change_store: store.ChangeStore,
+) -> None:
+    """Given five changes of a group, when at most two are asked for between the oldest and
+    the newest (so the first page of two holds the excluded newest), then the two newest
+    inside the bounds come back, from a second page."""
+    for minutes_ago in (10, 20, 30, 40, 50):
+        change_store.record_new(at(f"m{minutes_ago}", minutes_ago), NOW)
+
+    assert history_ids(change_store, limit=2) == ["m10", "m20"]
+    assert history_ids(
+        change_store,
+        after=NOW - timedelta(minutes=50),
+        before=NOW - timedelta(minutes=10),
+        limit=2,
+    ) == ["m20", "m30"]
