@@ -133,3 +133,40 @@ def assume_role_requests(
         yield read
     finally:
         recorder.stop_recording()
+
+
+@pytest.fixture
+def ec2_writes(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], list[dict[str, str]]]]:
+    """The EC2 calls that change something (every action but Describe*/Get*) moto received
+    since the test began, in order, each with its parameters as sent (EC2's query form:
+    `{"Action": "ModifySecurityGroupRules", "GroupId": ..., "SecurityGroupRule.1.…": ...}`).
+
+    Read from moto's request recorder, as `assume_role_requests` does (the same file, so
+    a test may use both): what the clients really sent, whoever sent them."""
+    monkeypatch.setattr(recorder, "_location", str(tmp_path / "moto-recording.jsonl"))
+    recorder.reset_recording()
+    recorder.start_recording()
+
+    def read() -> list[dict[str, str]]:
+        writes = []
+        for line in Path(recorder._location).read_text().splitlines():
+            entry = json.loads(line)
+            authorization = str((entry.get("headers") or {}).get("Authorization", ""))
+            if "/ec2/aws4_request" not in authorization:  # SigV4's scope names the service
+                continue
+            body = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode()
+            fields = dict(parse_qsl(body))
+            action = fields.get("Action", "")
+            if action and not action.startswith(("Describe", "Get")):
+                fields.pop("Version", None)
+                writes.append(fields)
+        return writes
+
+    try:
+        yield read
+    finally:
+        recorder.stop_recording()

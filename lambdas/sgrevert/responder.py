@@ -7,8 +7,8 @@ whole answer keeps to one `Deadline`: Slack calls on this path never retry or sl
 and an edit that does not fit is handed to an asynchronous invocation (`ShowJob`).
 
 Revert: act only on a change that is DENIED (a duplicate or late invocation finds it
-REVERTED and does nothing), apply the plan, record REVERTED or REVERT_FAILED, edit the
-message.
+REVERTED and does nothing), undo it (`undo.undo`: plan, apply, outcome), record REVERTED
+or REVERT_FAILED, edit the message.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sgrevert.interaction import (
 )
 from sgrevert.model import ChangeRecord, State
 from sgrevert.replies import SlackReplies
-from sgrevert.revert import RevertFailed, RevokeTally, plan_revert, success_outcome
+from sgrevert.revert import RevokeTally
 from sgrevert.reverter import SpokeReverter
 from sgrevert.roles import RoleChain
 from sgrevert.selfinvoke import MARKER, InvokeFailed, Job, RevertJob, SelfInvoker, ShowJob, TellJob
@@ -42,6 +42,7 @@ from sgrevert.settings import RespondSettings, SlackSettings
 from sgrevert.slack import SlackCredentials, click_client, load_credentials, web_client
 from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_body
 from sgrevert.store import BATCH_PREFIX, ChangeStore
+from sgrevert.undo import undo
 
 if TYPE_CHECKING:
     from mypy_boto3_sts.client import STSClient
@@ -285,23 +286,20 @@ class Responder:
             state = record.state.value if record else None
             logger.info("nothing to revert", extra={**log, "state": state})
             return {"event_id": job.event_id, "state": state, "reverted": False}
-        plan = plan_revert(record.change)
-        try:
-            tally = self._reverter().apply(plan, record.decided_by or job.denied_by)
-        except RevertFailed as failure:
-            logger.warning("revert failed", extra={**log, "reason": failure.reason})
-            succeeded, outcome, tally = False, failure.reason, failure.done
-        else:
-            succeeded, outcome = True, success_outcome(plan, tally)
+        done = undo(record, self._reverter(), self._store, job.denied_by)
+        if not done.succeeded:
+            logger.warning("revert failed", extra={**log, "reason": done.outcome})
         slack = self._slack(self._credentials(), None)
-        finished = self._finish(record, succeeded, outcome, slack)
-        logger.info("revert finished", extra={**log, "outcome": outcome, **_counts(tally)})
+        finished = self._finish(record, done.succeeded, done.outcome, slack)
+        logger.info(
+            "revert finished", extra={**log, "outcome": done.outcome, **_counts(done.tally)}
+        )
         return {
             "event_id": job.event_id,
             "state": finished.state.value if finished else None,
             "reverted": finished is not None and finished.state is State.REVERTED,
-            "outcome": outcome,
-            **_counts(tally),
+            "outcome": done.outcome,
+            **_counts(done.tally),
         }
 
     def _revert_batch(self, job: RevertJob) -> dict[str, Any]:
@@ -313,14 +311,8 @@ class Responder:
             record = self._store.get(event_id)
             if record is None or record.state is not State.DENIED:
                 continue
-            plan = plan_revert(record.change)
-            try:
-                tally = self._reverter().apply(plan, record.decided_by or job.denied_by)
-            except RevertFailed as failure:
-                succeeded, outcome = False, failure.reason
-            else:
-                succeeded, outcome = True, success_outcome(plan, tally)
-            finished = self._finish(record, succeeded, outcome, slack, show=False)
+            done = undo(record, self._reverter(), self._store, job.denied_by)
+            finished = self._finish(record, done.succeeded, done.outcome, slack, show=False)
             if finished is not None:
                 reverted += finished.state is State.REVERTED
                 failed += finished.state is State.REVERT_FAILED
@@ -359,7 +351,13 @@ class Responder:
 
 
 def _counts(tally: RevokeTally) -> dict[str, int]:
-    return {"revoked": tally.revoked, "already_gone": tally.already_gone}
+    return {
+        "revoked": tally.revoked,
+        "restored": tally.restored,
+        "already_gone": tally.already_gone,
+        "already_restored": tally.already_restored,
+        "left_alone": len(tally.left_alone),
+    }
 
 
 def _replies(

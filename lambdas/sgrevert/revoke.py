@@ -4,7 +4,8 @@ Rule ids first (ingress and egress are separate EC2 calls), recorded permissions
 rules without ids. A rule or group that no longer exists counts as already gone. EC2
 rejects a whole call when one of its rules is gone, so a rejected batch is retried one
 rule at a time and the others are still revoked. Throttling is retried by the client's
-retry config (`aws.RETRY_CONFIG`).
+retry config (`aws.RETRY_CONFIG`). `revoke_rule` revokes one rule by id, the same way,
+for the restore adapter.
 """
 
 from __future__ import annotations
@@ -40,12 +41,20 @@ def revoke(plan: RevertPlan, ec2: EC2Client) -> RevokeTally:
             continue
         try:
             tally += _revoke_batch(call, plan.group_id, argument, list(items))
-        except _Refused as refused:
+        except Refused as refused:
             raise ec2_failure(plan, refused.code, refused.message, tally + refused.done) from None
     return tally
 
 
-class _Refused(Exception):
+def revoke_rule(ec2: EC2Client, group_id: str, rule_id: str, egress: bool) -> RevokeTally:
+    """Revoke one rule by id (revoked, or already gone); Refused on any other error."""
+    call = ec2.revoke_security_group_egress if egress else ec2.revoke_security_group_ingress
+    return _revoke_batch(call, group_id, "SecurityGroupRuleIds", [rule_id])
+
+
+class Refused(Exception):
+    """EC2 refused a call for a reason other than "gone"; `done` is what it did before."""
+
     def __init__(self, code: str, message: str, done: RevokeTally) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -64,8 +73,8 @@ def _revoke_batch(call: Call, group_id: str, argument: str, items: list[Any]) ->
     for item in items:
         try:
             single = _attempt(call, group_id, argument, [item])
-        except _Refused as refused:
-            raise _Refused(refused.code, refused.message, tally) from None
+        except Refused as refused:
+            raise Refused(refused.code, refused.message, tally) from None
         tally += single if single is not None else RevokeTally(already_gone=1)
     return tally
 
@@ -81,9 +90,9 @@ def _attempt(call: Call, group_id: str, argument: str, items: list[Any]) -> Revo
         if code in RULE_GONE:
             return None
         message = str(error.response.get("Error", {}).get("Message", error))
-        raise _Refused(code, message, RevokeTally()) from error
+        raise Refused(code, message, RevokeTally()) from error
     except BotoCoreError as error:
-        raise _Refused(type(error).__name__, str(error), RevokeTally()) from error
+        raise Refused(type(error).__name__, str(error), RevokeTally()) from error
     # Revoking by permissions may succeed yet list the ones it did not find.
     unknown = min(sum(map(_rules_in, response.get("UnknownIpPermissions") or [])), len(items))
     return RevokeTally(revoked=len(items) - unknown, already_gone=unknown)

@@ -409,9 +409,11 @@ class ChangeStore:
         before: datetime | None = None,
         after: datetime | None = None,
         limit: int = 50,
+        oldest_first: bool = False,
     ) -> list[ChangeRecord]:
         """The group's records with `after < event_time < before` (either bound optional,
-        both to the second as event times are kept), newest first, at most `limit`.
+        both to the second as event times are kept), newest first (or, with
+        `oldest_first`, oldest first: the `limit` nearest `after`), at most `limit`.
 
         The index is eventually consistent: a record written a moment ago may be missing."""
         lower = iso(after) if after is not None else None
@@ -435,7 +437,7 @@ class ChangeStore:
             "IndexName": GROUP_INDEX,
             "KeyConditionExpression": key,
             "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,
+            "ScanIndexForward": oldest_first,
             "Limit": limit,
         }
         ids: list[str] = []
@@ -451,8 +453,10 @@ class ChangeStore:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         found = self.get_many(ids[:limit])  # a record expired meanwhile is left out
         records = [found[event_id] for event_id in ids[:limit] if event_id in found]
-        # Newest first, ties (same second) in a fixed order.
-        return sorted(records, key=lambda r: (r.change.event_time, r.event_id), reverse=True)
+        # Newest (or oldest) first, ties (same second) in a fixed order.
+        return sorted(
+            records, key=lambda r: (r.change.event_time, r.event_id), reverse=not oldest_first
+        )
 
     def require(self, event_id: str) -> ChangeRecord:
         record = self.get(event_id)

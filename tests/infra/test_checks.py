@@ -159,11 +159,18 @@ def test_the_readme_spoke_policy_matches_the_stackset_template() -> None:
     assert granted == {
         "ec2:RevokeSecurityGroupIngress",
         "ec2:RevokeSecurityGroupEgress",
+        # undoing a modified rule (restore its earlier value) and a prefix-list edit
+        "ec2:ModifySecurityGroupRules",
+        "ec2:ModifyManagedPrefixList",
         "ec2:DescribeSecurityGroupRules",
         "ec2:DescribeSecurityGroups",
         # the detector's reading of a changed group: what it is attached to
         "ec2:DescribeNetworkInterfaces",
         "ec2:DescribeInstances",
+        # a prefix list's version and entries, and the groups that reference it
+        "ec2:DescribeManagedPrefixLists",
+        "ec2:GetManagedPrefixListEntries",
+        "ec2:GetManagedPrefixListAssociations",
     }
 
 
@@ -193,6 +200,34 @@ def test_the_spoke_admits_the_detector_only_when_given_without_a_hub() -> None:
     assert revoke["Resource"] == {
         "Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:security-group/*"
     }
+
+
+def test_the_spoke_writes_only_to_its_own_accounts_groups_rules_and_prefix_lists() -> None:
+    template = cfn_yaml((ROOT / "infra" / "spoke-role.yaml").read_text())
+    statements = template["Resources"]["SpokeRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    account = "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}"
+
+    # Every action that writes is scoped to this account's ARNs; only reads are on "*"
+    writes = {
+        action: s["Resource"]
+        for s in statements
+        for action in s["Action"]
+        if not action.startswith(("ec2:Describe", "ec2:Get"))
+    }
+    assert writes == {
+        "ec2:RevokeSecurityGroupIngress": {"Sub": f"{account}:security-group/*"},
+        "ec2:RevokeSecurityGroupEgress": {"Sub": f"{account}:security-group/*"},
+        "ec2:ModifySecurityGroupRules": [
+            {"Sub": f"{account}:security-group/*"},
+            {"Sub": f"{account}:security-group-rule/*"},
+        ],
+        "ec2:ModifyManagedPrefixList": {"Sub": f"{account}:prefix-list/*"},
+    }
+    assert all(s["Effect"] == "Allow" and "Condition" not in s for s in statements)
+    reads = [s for s in statements if s["Resource"] == "*"]
+    assert all(a.startswith(("ec2:Describe", "ec2:Get")) for s in reads for a in s["Action"])
 
 
 def test_files_the_readme_points_to_exist() -> None:

@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSResponse
 
 from sgrevert import aws
 from sgrevert.model import Direction, Rule, SourceKind
-from sgrevert.revert import RevertFailed, RevokeTally, plan_revert
+from sgrevert.revert import RevertFailed, RevokeTally, plan_revoke
 from sgrevert.revoke import revoke
 from tests.integration.groups import MEMBER_ACCOUNT, Group, account_session
 from tests.support import REGION
@@ -75,7 +75,7 @@ def test_given_three_rules_one_already_gone_when_revoked_then_the_other_two_stil
         GroupId=group.group_id, SecurityGroupRuleIds=[added[1].rule_id]
     )
 
-    tally = revoke(plan_revert(group.change(added)), ec2)
+    tally = revoke(plan_revoke(group.change(added)), ec2)
 
     assert tally == RevokeTally(revoked=2, already_gone=1)
     assert group.rule_ids() - {keep[0].rule_id} == _default_egress(group)
@@ -87,7 +87,7 @@ def test_given_the_group_was_deleted_when_revoked_then_every_rule_counts_as_gone
     added = group.authorize(Direction.INGRESS, 22, "203.0.113.0/24", "198.51.100.0/24")
     group.ec2.delete_security_group(GroupId=group.group_id)
 
-    assert revoke(plan_revert(group.change(added)), ec2) == RevokeTally(already_gone=2)
+    assert revoke(plan_revoke(group.change(added)), ec2) == RevokeTally(already_gone=2)
 
 
 def test_given_rules_recorded_without_ids_when_revoked_then_their_permissions_are_used(
@@ -98,7 +98,7 @@ def test_given_rules_recorded_without_ids_when_revoked_then_their_permissions_ar
     without_id = Rule(Direction.INGRESS, "tcp", 22, 22, SourceKind.CIDR_IPV4, "203.0.113.0/24")
     before = group.rules()
 
-    tally = revoke(plan_revert(group.change([without_id])), ec2)
+    tally = revoke(plan_revoke(group.change([without_id])), ec2)
 
     assert tally == RevokeTally(revoked=1)
     assert group.rules() == before - {("ingress", "tcp", 22, "203.0.113.0/24")}
@@ -114,7 +114,7 @@ def test_given_ec2_throttles_when_revoking_then_the_call_is_retried(group: Group
     )
     ec2.meta.events.register("before-send.ec2", faults)
 
-    assert revoke(plan_revert(group.change(added)), ec2) == RevokeTally(revoked=1)
+    assert revoke(plan_revoke(group.change(added)), ec2) == RevokeTally(revoked=1)
     assert faults.calls == 3
     assert added[0].rule_id not in group.rule_ids()
 
@@ -130,7 +130,7 @@ def test_given_ec2_refuses_the_egress_call_when_revoking_then_it_fails_saying_wh
     )
 
     with pytest.raises(RevertFailed) as failed:
-        revoke(plan_revert(group.change(ingress + egress)), ec2)
+        revoke(plan_revoke(group.change(ingress + egress)), ec2)
 
     assert failed.value.done == RevokeTally(revoked=1)
     assert "after 1 rule revoked" in failed.value.reason

@@ -186,9 +186,16 @@ def history_ids(
     before: datetime | None = None,
     after: datetime | None = None,
     limit: int = 50,
+    oldest_first: bool = False,
 ) -> list[str]:
     records = change_store.group_history(
-        "111122223333", "eu-west-1", "sg-0123456789abcdef0", before=before, after=after, limit=limit
+        "111122223333",
+        "eu-west-1",
+        "sg-0123456789abcdef0",
+        before=before,
+        after=after,
+        limit=limit,
+        oldest_first=oldest_first,
     )
     return [r.event_id for r in records]
 
@@ -246,3 +253,17 @@ def test_a_groups_history_stops_at_its_limit_reading_on_past_a_bound(
         before=NOW - timedelta(minutes=10),
         limit=2,
     ) == ["m20", "m30"]
+
+
+def test_a_groups_history_oldest_first_gives_the_changes_nearest_after_its_bound(
+    change_store: store.ChangeStore,
+) -> None:
+    """Given five changes of a group, when the two oldest after the 50-minute-old one are
+    asked for, then the 40- and 30-minute-old ones come back, oldest first: the ones a
+    later change of a rule is looked for among."""
+    for minutes_ago in (10, 20, 30, 40, 50):
+        change_store.record_new(at(f"m{minutes_ago}", minutes_ago), NOW)
+
+    assert history_ids(
+        change_store, after=NOW - timedelta(minutes=50), limit=2, oldest_first=True
+    ) == ["m40", "m30"]

@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 
 from sgrevert import aws
 from sgrevert.model import Actor, Change, Direction, Rule, SourceKind
-from sgrevert.revert import RevokeTally, plan_revert, success_outcome
+from sgrevert.revert import RevokeTally, plan_revoke, success_outcome
 from sgrevert.revoke import revoke
 
 ACCOUNT, REGION, GROUP = "111122223333", "eu-west-1", "sg-0123456789abcdef0"
@@ -68,7 +68,7 @@ def test_a_rule_ec2_lists_as_unknown_is_reported_already_gone_and_the_rest_revok
     ec2: tuple[Any, Stubber],
 ) -> None:
     client, stubber = ec2
-    plan = plan_revert(change(without_id("203.0.113.0/24"), without_id("198.51.100.0/24")))
+    plan = plan_revoke(change(without_id("203.0.113.0/24"), without_id("198.51.100.0/24")))
     stubber.add_response(
         "revoke_security_group_ingress",
         {"Return": True, "UnknownIpPermissions": [permission(22, "198.51.100.0/24")]},
@@ -88,7 +88,7 @@ def test_when_every_rule_is_unknown_nothing_counts_as_revoked(
     ec2: tuple[Any, Stubber],
 ) -> None:
     client, stubber = ec2
-    plan = plan_revert(change(without_id("10.1.0.0/16", Direction.EGRESS, 5432)))
+    plan = plan_revoke(change(without_id("10.1.0.0/16", Direction.EGRESS, 5432)))
     stubber.add_response(
         "revoke_security_group_egress",
         {"Return": True, "UnknownIpPermissions": [permission(5432, "10.1.0.0/16")]},
@@ -108,7 +108,7 @@ def test_unknown_rules_merged_into_one_permission_each_count_as_gone(
     request parameter" -- here the two requested rules come back as one permission with
     both ranges. Neither was revoked."""
     client, stubber = ec2
-    plan = plan_revert(change(without_id("203.0.113.0/24"), without_id("198.51.100.0/24")))
+    plan = plan_revoke(change(without_id("203.0.113.0/24"), without_id("198.51.100.0/24")))
     stubber.add_response(
         "revoke_security_group_ingress",
         {
