@@ -7,6 +7,11 @@ from the CloudTrail record is escaped before it reaches mrkdwn. A record with co
 (`record.context`) also shows the account's name, the group's exposure beside the risk,
 the group, what it is attached to, the actor as a person, a note on each added rule and
 what could not be read; the words come from `context_text`, shared with the CLI.
+
+A modification shows each rule as before → after (its recorded earlier value, or "previous
+value not on record"); a prefix-list edit the entries it added and removed and the
+security groups whose rules reference the list. What Deny will do is said before the click,
+in the confirmation dialog: revoke, restore, or remove.
 """
 
 from __future__ import annotations
@@ -18,9 +23,32 @@ from typing import Any
 from sgrevert import context_text
 from sgrevert.cloudtrail import direction_known, is_id_only
 from sgrevert.context import ChangeContext
-from sgrevert.context_text import MRKDWN, SLACK_USER, account_label, exposure_tag, rule_notes
+from sgrevert.context_text import (
+    MRKDWN,
+    SLACK_USER,
+    account_label,
+    entry_words,
+    exposure_tag,
+    modified_rule_words,
+    reference_lines,
+    rule_notes,
+    unknown_prior_warning,
+    unknown_priors,
+)
 from sgrevert.context_text import clip as _clip
-from sgrevert.model import Change, ChangeRecord, Direction, Rule, SourceKind, State
+from sgrevert.decidable import narrows
+from sgrevert.model import (
+    MODIFY_RULES_EVENT,
+    PREFIX_LIST_EVENT,
+    REVERTIBLE_EVENTS,
+    Change,
+    ChangeRecord,
+    Direction,
+    PrefixListEntry,
+    Rule,
+    SourceKind,
+    State,
+)
 
 ACTION_APPROVE = "approve"
 ACTION_DENY = "deny"
@@ -36,8 +64,15 @@ MAX_FALLBACK_TEXT = 300
 MAX_BUTTON_VALUE = 2000
 MAX_RULE_SECTIONS = 6  # beyond ~150 rules a channel message stops being readable anyway
 
-INFO_REASON = "Removals and modifications are shown for information; there is nothing to revert."
-
+INFO_REASON = "Removals are shown for information; there is nothing to revert."
+# Posted for information because they only narrow access, and sgrevert never adds any back.
+_NARROWING_REASONS = {
+    MODIFY_RULES_EVENT: "The modification only narrows what the rules allow; sgrevert never "
+    "adds access back, so there is nothing to revert.",
+    PREFIX_LIST_EVENT: "Entries were only removed, which narrows what the list allows; "
+    "sgrevert never adds access back, so there is nothing to revert.",
+}
+MAX_SHOWN_ENTRIES = 3  # CIDRs named in a group message's line or a dialog
 _EVENT_WORDS = {
     "AuthorizeSecurityGroupIngress": ("inbound", "added"),
     "AuthorizeSecurityGroupEgress": ("outbound", "added"),
@@ -84,9 +119,11 @@ def message(record: ChangeRecord) -> Message:
         {"type": "divider"},
     ]
     tail = _status_blocks(record)
-    room = MAX_BLOCKS - len(blocks) - len(tail) - 1  # one for "…and N more rules"
-    notes = rule_notes(change, record.context)
-    blocks += _rule_blocks(change, min(room, MAX_RULE_SECTIONS), notes)
+    room = min(MAX_BLOCKS - len(blocks) - len(tail) - 1, MAX_RULE_SECTIONS)  # one for "…more"
+    if change.event_name == PREFIX_LIST_EVENT:
+        blocks += _list_blocks(change, record.context, room)
+    else:
+        blocks += _rule_blocks(change, room, rule_notes(change, record.context))
     blocks += tail
     return Message(text=_fallback(record), blocks=blocks)
 
@@ -114,25 +151,52 @@ def decider(decided_by: str | None) -> str:
 
 
 def _what(change: Change) -> str:
-    """ "3 inbound rules added", "1 rule modified"."""
+    """ "3 inbound rules added", "1 rule modified", "2 entries added, 1 removed"."""
+    if change.event_name == PREFIX_LIST_EVENT:
+        return _entries_what(change)
     direction, verb = _EVENT_WORDS.get(change.event_name, ("", "changed"))
     count = len(change.rules)
     noun = "rule" if count == 1 else "rules"
     return " ".join(part for part in (str(count), direction, noun, verb) if part)
 
 
+def _entries_what(change: Change) -> str:
+    edit = change.prefix_list
+    added, removed = (len(edit.added), len(edit.removed)) if edit else (0, 0)
+    if added and removed:
+        return f"{_entries(added)} added, {removed} removed"
+    return f"{_entries(added)} added" if added else f"{_entries(removed)} removed"
+
+
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
 def _group(change: Change, code: bool = True) -> str:
+    """The group, or for a prefix-list edit "prefix list `pl-…` (name)"."""
     group = _code(change.group_id, 64) if code else _clip(change.group_id, 64)
-    if change.group_name:
-        return f"{group} ({_user_text(change.group_name, 100)})"
+    name = change.group_name
+    if change.event_name == PREFIX_LIST_EVENT:
+        group = f"prefix list {group}"
+        name = change.prefix_list.name if change.prefix_list else None
+    if name:
+        return f"{group} ({_user_text(name, 100)})"
     return group
+
+
+def _on(change: Change) -> str:
+    """ "on sg-…", "in prefix list pl-… (corp-ranges)": plain text, for a header."""
+    if change.event_name != PREFIX_LIST_EVENT:
+        return f"on {change.group_id}"
+    name = change.prefix_list.name if change.prefix_list else None
+    return f"in prefix list {change.group_id}" + (f" ({name})" if name else "")
 
 
 def _header(record: ChangeRecord) -> dict[str, Any]:
     # plain_text is never parsed for mentions or links, so it needs no escaping.
     change = record.change
     prefix = _risk_prefix(record.risk, exposure_tag(record.context))
-    text = f"{prefix}{_what(change).capitalize()} on {change.group_id}"
+    text = f"{prefix}{_what(change).capitalize()} {_on(change)}"
     return {
         "type": "header",
         "text": {"type": "plain_text", "text": _clip(text, MAX_HEADER_TEXT), "emoji": True},
@@ -144,7 +208,8 @@ def _summary(change: Change, context: ChangeContext | None = None) -> str:
     where = f"{_group(change)} in account {account}, {_code(change.region, 32)}"
     if change.vpc_id:
         where += f", VPC {_code(change.vpc_id, 64)}"
-    return f"*{_clip(_what(change).capitalize(), 80)}* on {where}"
+    on = "in" if change.event_name == PREFIX_LIST_EVENT else "on"
+    return f"*{_clip(_what(change).capitalize(), 80)}* {on} {where}"
 
 
 def _when(change: Change) -> str:
@@ -189,8 +254,8 @@ def rule_line(change: Change, rule: Rule) -> str:
     if direction_known(change.event_name):
         inbound = rule.direction is Direction.INGRESS
         line = f"• *{'in' if inbound else 'out'}* {what} {'from' if inbound else 'to'} {source}"
-    else:
-        line = f"• {_code(rule.rule_id or 'rule', 64)} now allows {what} with {source}"
+    else:  # a modification, by rule id: what it was, and what it is now
+        line = f"• {_code(rule.rule_id or 'rule', 64)}: {modified_rule_words(change, rule)}"
         rule_id = ""
     if rule.description:
         line += f" — _{_user_text(rule.description, 200)}_"
@@ -222,14 +287,61 @@ def _source(change: Change, rule: Rule) -> str:
 def _rule_blocks(
     change: Change, max_sections: int, notes: Sequence[str | None] = ()
 ) -> list[dict[str, Any]]:
-    sections: list[str] = []
-    current = ""
-    shown = 0
+    lines = []
     for index, rule in enumerate(change.rules):
         line = rule_line(change, rule)
         note = notes[index] if index < len(notes) else None
-        if note:
-            line += f"\n      ↳ {note}"
+        lines.append(f"{line}\n      ↳ {note}" if note else line)
+    blocks, hidden = _packed(lines, max_sections)
+    if hidden > 0:
+        noun = "rule" if hidden == 1 else "rules"
+        blocks.append(
+            _context(
+                f"…and {hidden} more {noun}. The full list is in the change record "
+                f"({_code(change.event_id, 80)})."
+            )
+        )
+    return blocks
+
+
+def _list_blocks(
+    change: Change, context: ChangeContext | None, max_sections: int
+) -> list[dict[str, Any]]:
+    """A prefix-list edit: the entries added (the change), the entries removed (for
+    information), then what the added ones open, the groups whose rules reference the
+    list; each part in its own sections, the references given room first."""
+    edit = change.prefix_list
+    entries: list[str] = []
+    if edit and edit.added:
+        entries.append(f"*Added* ({_entries(len(edit.added))}):")
+        entries += [f"• {entry_words(e)}" for e in edit.added]
+    if edit and edit.removed:
+        entries.append(f"*Removed*, for information ({_entries(len(edit.removed))}):")
+        entries += [f"• {entry_words(e)}" for e in edit.removed]
+    references = reference_lines(change, context)
+    reference_room = min(2, max(max_sections - 1, 0)) if references else 0
+    blocks, hidden = _packed(entries, max_sections - reference_room)
+    shown, cut = _packed(references, reference_room)
+    blocks += shown
+    if hidden + cut > 0:
+        blocks.append(
+            _context(
+                f"…and {hidden + cut} more lines. The full list is in the change record "
+                f"({_code(change.event_id, 80)})."
+            )
+        )
+    return blocks
+
+
+def _packed(lines: Sequence[str], max_sections: int) -> tuple[list[dict[str, Any]], int]:
+    """Lines in as few sections as fit (3000 characters each), at most `max_sections`;
+    and how many lines did not fit."""
+    if max_sections <= 0:
+        return [], len(lines)
+    sections: list[str] = []
+    current = ""
+    shown = 0
+    for line in lines:
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) <= MAX_SECTION_TEXT:
             current = candidate
@@ -241,17 +353,7 @@ def _rule_blocks(
         shown += 1
     if current:
         sections.append(current)
-    blocks = [_section(text) for text in sections[: max(max_sections, 0)]]
-    hidden = len(change.rules) - shown
-    if hidden > 0:
-        noun = "rule" if hidden == 1 else "rules"
-        blocks.append(
-            _context(
-                f"…and {hidden} more {noun}. The full list is in the change record "
-                f"({_code(change.event_id, 80)})."
-            )
-        )
-    return blocks
+    return [_section(text) for text in sections], len(lines) - shown
 
 
 # -- state -----------------------------------------------------------------------------------
@@ -266,13 +368,13 @@ def _status_blocks(record: ChangeRecord) -> list[dict[str, Any]]:
     if state is State.PENDING:
         return [
             _context(
-                f"{icon} Allowed unless denied. *Deny* revokes exactly these rules "
+                f"{icon} Allowed unless denied. *Deny* {_deny_words(change)} "
                 f"in {_code(change.account, 32)} / {_code(change.region, 32)}."
             ),
             _actions(change, approve=True),
         ]
     if state is State.INFO:
-        return [_context(f"{icon} {INFO_REASON}")]
+        return [_context(f"{icon} {_NARROWING_REASONS.get(change.event_name, INFO_REASON)}")]
     if state is State.IGNORED:
         return [_context(f"{icon} {_user_text(record.note or 'Ignored by policy.', 1500)}")]
     if state is State.APPROVED:
@@ -299,11 +401,7 @@ def _status_blocks(record: ChangeRecord) -> list[dict[str, Any]]:
             f"{icon} Denied by {who}{_at(record)}, but the revert failed: "
             f"{outcome or 'no details recorded.'}"
         ),
-        _context(
-            "The rules may still be in place. Check that the spoke role can be assumed "
-            f"in {_code(change.account, 32)} and may revoke security-group rules in "
-            f"{_code(change.region, 32)}, then press *Deny* again to retry."
-        ),
+        _context(f"{_still_there(change)} {_retry_advice(change)}"),
         _actions(change, approve=False),
     ]
 
@@ -316,16 +414,116 @@ def _at(record: ChangeRecord) -> str:
     return f" <!date^{epoch}^{{date_short_pretty}} at {{time}}|{stamp}>"
 
 
+def _deny_words(change: Change) -> str:
+    """What Deny does to this change, in mrkdwn: "revokes exactly these rules"."""
+    if change.event_name == PREFIX_LIST_EVENT:
+        return "removes exactly the added entries from the list (removed ones stay removed)"
+    if change.event_name != MODIFY_RULES_EVENT:
+        return "revokes exactly these rules"
+    unknown = len(unknown_priors(change))
+    if unknown == len(change.rules):
+        return "removes these rules (their previous values are not on record)"
+    words = ["restores each rule to its previous value"]
+    if unknown:
+        words.append("removes the rules whose previous value is not on record")
+    if any(narrows(change, index) for index in range(len(change.rules))):
+        words.append("keeps a rule this change narrowed as it is")
+    # The caller's sentence goes on after these words: a list ends with a comma.
+    return ", ".join(words) + ("," if len(words) > 1 else "")
+
+
+def _retry_advice(change: Change) -> str:
+    check = (
+        f"that the spoke role can be assumed in {_code(change.account, 32)} and may "
+        f"{_write_words(change)} in {_code(change.region, 32)}, then press *Deny* again to "
+        "retry."
+    )
+    if change.event_name == MODIFY_RULES_EVENT:
+        # A rule changed again since is left alone: that change is decided first.
+        return (
+            f"If a rule was changed again since, decide that change first; otherwise check {check}"
+        )
+    return f"Check {check}"
+
+
+def _still_there(change: Change) -> str:
+    if change.event_name == PREFIX_LIST_EVENT:
+        return "The added entries may still be in the list."
+    return "The rules may still be in place."
+
+
+def _write_words(change: Change) -> str:
+    """The spoke role's write the revert needs."""
+    if change.event_name == PREFIX_LIST_EVENT:
+        return "modify prefix lists"
+    if change.event_name == MODIFY_RULES_EVENT:
+        return "modify and revoke security-group rules"
+    return "revoke security-group rules"
+
+
 def _actions(change: Change, approve: bool) -> dict[str, Any]:
-    count = len(change.rules)
-    noun = "rule" if count == 1 else "rules"
     return _decision_block(
         change.event_id[:MAX_BUTTON_VALUE],
         approve_label="Approve" if approve else None,
         deny_label="Deny and revert" if approve else "Retry revert",
         confirm_title="Revert this change?",
-        confirm_text=f"This revokes {count} {noun} from {change.group_id} in account "
-        f"{change.account} ({change.region}).",
+        confirm_text=deny_confirmation([change]),
+        confirm_label="Revoke" if change.event_name in REVERTIBLE_EVENTS else "Revert",
+    )
+
+
+def deny_confirmation(changes: Sequence[Change]) -> str:
+    """The Deny dialog's text for changes to one group or list: what Deny will do, said
+    before the click, above all that a modified rule without an earlier value on record
+    is removed. Plain text."""
+    first = changes[0]
+    where = f"{first.group_id} in account {first.account} ({first.region})"
+    if first.event_name == PREFIX_LIST_EVENT:
+        where = f"prefix list {where}"
+    revoke = sum(len(c.rules) for c in changes if c.event_name in REVERTIBLE_EVENTS)
+    modified = [c for c in changes if c.event_name == MODIFY_RULES_EVENT]
+    # Each widened rule of a denied change goes back: to its earlier value, or removed; a
+    # rule the change narrowed stays as it is.
+    restore = sum(
+        1
+        for c in modified
+        for index, rule in enumerate(c.rules)
+        if c.prior_of(rule) is not None and not narrows(c, index)
+    )
+    unknown = [rule for c in modified for rule in unknown_priors(c)]
+    added = [e for c in changes if c.prefix_list for e in c.prefix_list.added]
+    does = []
+    if revoke:
+        does.append(f"revokes {_rules(revoke)}")
+    if restore:
+        does.append(
+            f"restores {_rules(restore)} to {'its' if restore == 1 else 'their'} "
+            f"previous value{'' if restore == 1 else 's'}"
+        )
+    if added:
+        they = "it" if len(changes) == 1 else "they"
+        does.append(f"removes {_entries(len(added))} {they} added ({_cidrs(added)})")
+    sentences = []
+    # The warning first: the dialog is clipped at 300 characters, and it matters most.
+    warning = unknown_prior_warning(unknown, sum(len(c.rules) for c in modified))
+    if warning:
+        sentences.append(_sentence(warning) + ("." if does else f" from {where}."))
+    if does:
+        on = "on" if restore else "from"
+        sentences.append(f"This {' and '.join(does)} {on} {where}.")
+    if added:
+        sentences.append("Other entries stay.")
+    return " ".join(sentences) or f"This reverts the change on {where}."
+
+
+def _rules(count: int) -> str:
+    return f"{count} {'rule' if count == 1 else 'rules'}"
+
+
+def _cidrs(entries: Sequence[PrefixListEntry]) -> str:
+    shown = ", ".join(e.cidr for e in entries[:MAX_SHOWN_ENTRIES])
+    return shown + (
+        f" and {len(entries) - MAX_SHOWN_ENTRIES} more" if len(entries) > MAX_SHOWN_ENTRIES else ""
     )
 
 
@@ -336,6 +534,7 @@ def _decision_block(
     deny_label: str,
     confirm_title: str,
     confirm_text: str,
+    confirm_label: str = "Revoke",
 ) -> dict[str, Any]:
     """The actions block: Approve (when offered) and Deny, which asks for confirmation."""
     elements: list[dict[str, Any]] = []
@@ -359,7 +558,7 @@ def _decision_block(
             "confirm": {
                 "title": {"type": "plain_text", "text": confirm_title},
                 "text": {"type": "plain_text", "text": _clip(confirm_text, 300)},
-                "confirm": {"type": "plain_text", "text": "Revoke"},
+                "confirm": {"type": "plain_text", "text": confirm_label},
                 "deny": {"type": "plain_text", "text": "Cancel"},
                 "style": "danger",
             },
@@ -384,8 +583,9 @@ def _fallback(record: ChangeRecord) -> str:
         f"{_user_text(change.group_id, 64)} in {_fallback_account(change, record.context)} "
         f"{_user_text(change.region, 32)}"
     )
+    on = "in prefix list" if change.event_name == PREFIX_LIST_EVENT else "on"
     risk = _fallback_risk(record.risk, exposure_tag(record.context))
-    return _clip(f"{risk}{_what(change).capitalize()} on {where}: {state}", MAX_FALLBACK_TEXT)
+    return _clip(f"{risk}{_what(change).capitalize()} {on} {where}: {state}", MAX_FALLBACK_TEXT)
 
 
 def _risk_prefix(risk: str | None, exposure: str | None = None) -> str:
@@ -480,19 +680,21 @@ def batch_message(batch_id: str, records: list[ChangeRecord]) -> Message:
     context = _batch_context(records)
     risk = _highest_risk(records)
     count = len(records)
-    header = f"{_risk_prefix(risk, exposure_tag(context))}{count} changes on {first.group_id}"
+    header = f"{_risk_prefix(risk, exposure_tag(context))}{count} changes {_on(first)}"
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
             "text": {"type": "plain_text", "text": _clip(header, MAX_HEADER_TEXT), "emoji": True},
         },
         _section(
-            f"*{count} changes* by {_code(first.actor.arn, 600)} on {_group(first)} in account "
-            f"{account_label(first, context)}, {_code(first.region, 32)}"
+            f"*{count} changes* by {_code(first.actor.arn, 600)} "
+            f"{'in' if first.event_name == PREFIX_LIST_EVENT else 'on'} {_group(first)} "
+            f"in account {account_label(first, context)}, {_code(first.region, 32)}"
         ),
         _fields(_who_fields(first)),
-        # The members share account, region and group: their context is said once.
+        # The members share account, region and group (or list): their context is said once.
         *_context_blocks(_all_rules(records), context),
+        *_batch_references(first, context),
         {"type": "divider"},
     ]
     blocks += _member_blocks(records)
@@ -533,9 +735,20 @@ def _all_rules(records: list[ChangeRecord]) -> Change:
     return replace(records[0].change, rules=tuple(r for m in records for r in m.change.rules))
 
 
+def _batch_references(change: Change, context: ChangeContext | None) -> list[dict[str, Any]]:
+    """A prefix list's referencing groups, once for all its edits, in at most two sections."""
+    blocks, hidden = _packed(reference_lines(change, context), 2)
+    if hidden:
+        blocks.append(_context(f"…and {hidden} more groups that reference the list."))
+    return blocks
+
+
 def _member_line(record: ChangeRecord) -> str:
     change = record.change
     icon = _STATE_ICONS.get(record.state, "")
+    if change.event_name == PREFIX_LIST_EVENT:
+        risk = f" · {record.risk}" if record.risk else ""
+        return f"{icon} {_when(change)}{risk}: {_entries_line(change)}"
     notes = rule_notes(change, record.context)
     rules = "; ".join(
         rule_line(change, r).removeprefix("• ") + (f" ({notes[i]})" if notes[i] else "")
@@ -544,6 +757,20 @@ def _member_line(record: ChangeRecord) -> str:
     more = f" (+{len(change.rules) - 3} more)" if len(change.rules) > 3 else ""
     risk = f" · {record.risk}" if record.risk else ""
     return f"{icon} {_when(change)}{risk}: {rules or _what(change)}{more}"
+
+
+def _entries_line(change: Change) -> str:
+    """ "added `0.0.0.0/0` (anywhere), `203.0.113.0/24`; removed `10.0.0.0/8` (+2 more)"."""
+    edit = change.prefix_list
+    if edit is None:
+        return _what(change)
+    parts = []
+    for verb, entries in (("added", edit.added), ("removed", edit.removed)):
+        if entries:
+            shown = ", ".join(entry_words(e) for e in entries[:MAX_SHOWN_ENTRIES])
+            more = len(entries) - MAX_SHOWN_ENTRIES
+            parts.append(f"{verb} {shown}" + (f" (+{more} more)" if more > 0 else ""))
+    return "; ".join(parts) or _what(change)
 
 
 def _member_blocks(records: list[ChangeRecord]) -> list[dict[str, Any]]:
@@ -578,25 +805,24 @@ def _batch_status(batch_id: str, records: list[ChangeRecord]) -> list[dict[str, 
     failed = tally.get(State.REVERT_FAILED, 0)
     if not open_ and not failed:
         return blocks
-    rules = sum(
-        len(r.change.rules) for r in records if r.state in (State.PENDING, State.REVERT_FAILED)
-    )
+    undecided = [r.change for r in records if r.state in (State.PENDING, State.REVERT_FAILED)]
     blocks.insert(
         0,
         _context(
-            ":large_yellow_circle: Allowed unless denied. *Deny* revokes the rules of every "
-            f"undecided change here in {_code(first.account, 32)} / {_code(first.region, 32)}; "
+            ":large_yellow_circle: Allowed unless denied. *Deny* reverts every undecided "
+            f"change here in {_code(first.account, 32)} / {_code(first.region, 32)}; "
             "changes already decided keep their decision."
         ),
     )
+    only_revokes = all(c.event_name in REVERTIBLE_EVENTS for c in undecided)
     blocks.append(
         _decision_block(
             batch_value(batch_id),
             approve_label="Approve all" if open_ else None,
             deny_label="Deny all and revert",
             confirm_title="Revert these changes?",
-            confirm_text=f"This revokes {rules} rules from {first.group_id} in account "
-            f"{first.account} ({first.region}).",
+            confirm_text=deny_confirmation(undecided),
+            confirm_label="Revoke" if only_revokes else "Revert",
         )
     )
     return blocks
@@ -609,5 +835,6 @@ def _batch_fallback(
     prefix = _fallback_risk(risk, exposure_tag(context))
     open_ = sum(1 for r in records if r.state is State.PENDING)
     where = f"{_user_text(first.group_id, 64)} in {_fallback_account(first, context)}"
+    on = "in prefix list" if first.event_name == PREFIX_LIST_EVENT else "on"
     state = f"{open_} awaiting review" if open_ else "decided"
-    return _clip(f"{prefix}{len(records)} changes on {where}: {state}", MAX_FALLBACK_TEXT)
+    return _clip(f"{prefix}{len(records)} changes {on} {where}: {state}", MAX_FALLBACK_TEXT)

@@ -3,8 +3,9 @@
 Pure data, read by the detector at post time (`context_read`) and stored on the change
 record, so later steps read it instead of asking AWS again: the group's rules as they
 were ("before" for a modified rule), its owner tags (routes), the actor's Slack user
-(self-approval). Every part is optional: what could not be read is a `Gap` saying why.
-Records stored before context existed have none and keep working.
+(self-approval); for a prefix-list edit, the list and the rules that reference it (what
+the added entries open). Every part is optional: what could not be read is a `Gap`
+saying why. Records stored before context existed have none and keep working.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ class Via(StrEnum):
 class Gap:
     """A part of the context that could not be read, and why (shown to the reviewer)."""
 
-    part: str  # "account", "group", "rules", "attachments", "actor"
+    # "account", "group", "rules", "attachments", "actor"; for a prefix list "list",
+    # "references" (the referencing rules are unknown or incomplete), "reference names"
+    part: str
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,17 +176,50 @@ class ActorInfo:
 
 
 @dataclass(frozen=True)
+class ListReference:
+    """A security group of the list's account and region whose rules have the prefix
+    list as their source: those rules, as DescribeSecurityGroupRules returned them."""
+
+    group_id: str
+    group_name: str | None
+    rules: tuple[Rule, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "group_name": self.group_name,
+            "rules": [r.to_dict() for r in self.rules],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ListReference:
+        return cls(
+            group_id=str(data["group_id"]),
+            group_name=data.get("group_name"),
+            rules=tuple(Rule.from_dict(r) for r in data.get("rules") or []),
+        )
+
+
+@dataclass(frozen=True)
 class ChangeContext:
     """Everything read about a change at post time; `read_at` says when."""
 
     read_at: datetime
     account_name: str | None = None
-    group: GroupInfo | None = None
+    group: GroupInfo | None = None  # for a prefix-list edit: the list (name, owner tags)
     # The group's rules as DescribeSecurityGroupRules returned them at `read_at`.
     rules: tuple[Rule, ...] | None = None
     attachments: Attachments | None = None
     actor: ActorInfo | None = None
     gaps: tuple[Gap, ...] = ()
+    # A prefix-list edit: the groups whose rules reference the list (empty: none does);
+    # None when not read, or for any other change.
+    references: tuple[ListReference, ...] | None = None
+
+    @property
+    def references_complete(self) -> bool:
+        """Every rule that references the list was read (none was cut or failed)."""
+        return self.references is not None and not any(g.part == "references" for g in self.gaps)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -194,11 +230,15 @@ class ChangeContext:
             "attachments": self.attachments.to_dict() if self.attachments else None,
             "actor": self.actor.to_dict() if self.actor else None,
             "gaps": [g.to_dict() for g in self.gaps],
+            "references": (
+                [r.to_dict() for r in self.references] if self.references is not None else None
+            ),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChangeContext:
         rules = data.get("rules")
+        references = data.get("references")
         return cls(
             read_at=parse_time(str(data["read_at"])),
             account_name=data.get("account_name"),
@@ -209,4 +249,9 @@ class ChangeContext:
             ),
             actor=ActorInfo.from_dict(data["actor"]) if data.get("actor") else None,
             gaps=tuple(Gap.from_dict(g) for g in data.get("gaps") or []),
+            references=(
+                tuple(ListReference.from_dict(r) for r in references)
+                if references is not None
+                else None
+            ),
         )

@@ -1,5 +1,6 @@
 """Reads a change's context at post time: account name, group, its rules and attachments,
-and the actor as a Slack person. The AWS adapter behind `sgrevert.context`.
+and the actor as a Slack person; for a prefix-list edit, the list and the security-group
+rules that reference it. The AWS adapter behind `sgrevert.context`.
 
 Through the hub and spoke roles the responder uses, in a read-only session (each hop
 narrowed by an STS session policy to `READ_ACTIONS`), so nothing the detector reads
@@ -11,7 +12,7 @@ post never waits longer, and is never lost or doubled because of context.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,9 +26,9 @@ from sgrevert.account_names import AccountNames
 from sgrevert.actor_identity import email_of, via
 from sgrevert.attachments import attachment, summarize
 from sgrevert.cloudtrail import SkipRecord, described_rule
-from sgrevert.context import ActorInfo, Attachments, ChangeContext, Gap, GroupInfo
+from sgrevert.context import ActorInfo, Attachments, ChangeContext, Gap, GroupInfo, ListReference
 from sgrevert.group_info import DEFAULT_OWNER_TAG_KEYS, group_info
-from sgrevert.model import Change, Rule
+from sgrevert.model import PREFIX_LIST_EVENT, Change, Rule, SourceKind
 from sgrevert.revert import AssumeRoleFailed
 from sgrevert.roles import RoleChain
 
@@ -42,6 +43,8 @@ READ_ACTIONS = (
     "ec2:DescribeSecurityGroupRules",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeInstances",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListAssociations",
 )
 PLACE_SECONDS = 5.0  # what one account/region may hold a post back
 WORKERS = 4  # places read at once
@@ -53,6 +56,9 @@ READ_CONFIG = Config(
     user_agent_extra="sgrevert-context",
 )
 NAMED_INSTANCES = 50  # instance Name tags looked up per group, at most
+REFERENCING_GROUPS = 50  # groups whose rules are read per prefix list, at most
+GROUPS_PER_CALL = 20  # group ids in one group-id filter
+ASSOCIATIONS_PAGE = 255  # GetManagedPrefixListAssociations' largest MaxResults
 
 
 class People(Protocol):
@@ -70,9 +76,10 @@ class Place:
 class _GroupRead:
     """What was read of one group (each part None where it could not be read)."""
 
-    info: GroupInfo | None = None
+    info: GroupInfo | None = None  # a prefix list's: its name and owner tags
     rules: tuple[Rule, ...] | None = None
     attachments: Attachments | None = None
+    references: tuple[ListReference, ...] | None = None  # a prefix list's
     gaps: list[Gap] = field(default_factory=list)
 
 
@@ -97,34 +104,34 @@ class ContextReader:
         self, changes: Sequence[Change], now: datetime, budget_seconds: float
     ) -> dict[str, ChangeContext]:
         """Context for each change, by event id, read within `budget_seconds` in all."""
-        groups: dict[Place, set[str]] = {}
+        places: dict[Place, _Targets] = {}
         for change in changes:
-            groups.setdefault(Place(change.account, change.region, change.partition), set()).add(
-                change.group_id
+            targets = places.setdefault(
+                Place(change.account, change.region, change.partition), _Targets()
             )
+            is_list = change.event_name == PREFIX_LIST_EVENT
+            (targets.lists if is_list else targets.groups).add(change.group_id)
         reads: dict[tuple[Place, str], _GroupRead] = {}
         pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="context")
         try:
             futures = {
-                pool.submit(self._read_place, place, sorted(ids)): place
-                for place, ids in groups.items()
+                pool.submit(self._read_place, place, targets): place
+                for place, targets in places.items()
             }
             done, late = wait(futures, timeout=max(0.0, min(budget_seconds, PLACE_SECONDS)))
             for future in done:
                 place = futures[future]
                 try:
-                    reads.update({(place, g): r for g, r in future.result().items()})
+                    found = future.result()
                 except Exception as error:  # context must never cost the post
                     logger.exception("context read failed", extra={"account": place.account})
                     reason = f"context unavailable for {place.account}: {type(error).__name__}"
-                    reads.update(
-                        {(place, g): _GroupRead(gaps=[Gap("group", reason)]) for g in groups[place]}
-                    )
+                    found = places[place].unavailable(reason)
+                reads.update({(place, target): r for target, r in found.items()})
             for future in late:
                 place = futures[future]
                 reason = f"context unavailable for {place.account} / {place.region}: timed out"
-                for group_id in groups[place]:
-                    reads[(place, group_id)] = _GroupRead(gaps=[Gap("group", reason)])
+                reads.update({(place, t): r for t, r in places[place].unavailable(reason).items()})
         finally:
             pool.shutdown(wait=False, cancel_futures=True)  # a late place costs nothing more
         contexts: dict[str, ChangeContext] = {}
@@ -148,6 +155,7 @@ class ContextReader:
             attachments=read.attachments,
             actor=self._actor(change),
             gaps=tuple(gaps),
+            references=read.references,
         )
 
     def _actor(self, change: Change) -> ActorInfo:
@@ -157,8 +165,9 @@ class ContextReader:
 
     # -- one account and region ------------------------------------------------------------
 
-    def _read_place(self, place: Place, group_ids: list[str]) -> dict[str, _GroupRead]:
-        """Every group of one place, through one read-only session. Never raises."""
+    def _read_place(self, place: Place, targets: _Targets) -> dict[str, _GroupRead]:
+        """Every group and prefix list of one place, through one read-only session, by id.
+        Never raises."""
         try:
             ec2: EC2Client = self._watch(
                 self._chain.read_client(
@@ -174,12 +183,15 @@ class ContextReader:
             role = failure.role_arn.rsplit("/", 1)[-1]
             reason = f"context unavailable for {place.account}: {failure.code} assuming {role}"
             logger.warning("context unavailable", extra={"account": place.account, "why": reason})
-            return {g: _GroupRead(gaps=[Gap("group", reason)]) for g in group_ids}
-        reads = {g: _GroupRead() for g in group_ids}
-        self._describe_groups(ec2, reads)
-        self._describe_rules(ec2, reads)
-        for group_id, read in reads.items():
-            self._describe_attachments(ec2, group_id, read)
+            return targets.unavailable(reason)
+        reads = {g: _GroupRead() for g in sorted(targets.groups)}
+        if reads:  # DescribeSecurityGroups without ids would describe every group
+            self._describe_groups(ec2, reads)
+            self._describe_rules(ec2, reads)
+            for group_id, read in reads.items():
+                self._describe_attachments(ec2, group_id, read)
+        for list_id in sorted(targets.lists):
+            reads[list_id] = self._read_list(ec2, place.account, list_id)
         return reads
 
     def _describe_groups(self, ec2: EC2Client, reads: dict[str, _GroupRead]) -> None:
@@ -250,6 +262,131 @@ class ContextReader:
             for tag in instance.get("Tags") or []
             if tag.get("Key") == "Name"
         }
+
+    # -- a prefix list: what its added entries open --------------------------------------
+
+    def _read_list(self, ec2: EC2Client, account: str, list_id: str) -> _GroupRead:
+        """The list's name and owner tags, and the rules of the account's security groups
+        that reference it (not a group: there is no security group of that id)."""
+        read = _GroupRead()
+        try:
+            found = ec2.describe_managed_prefix_lists(PrefixListIds=[list_id])["PrefixLists"]
+        except (ClientError, BotoCoreError) as error:
+            read.gaps.append(Gap("list", f"DescribeManagedPrefixLists: {_error(error)}"))
+        else:
+            for item in found:
+                # Named and tagged as a group is: the same owner tags and IaC warning apply.
+                fields = {"GroupName": item.get("PrefixListName"), "Tags": item.get("Tags")}
+                read.info = group_info(fields, self._owner_tag_keys)
+        read.references = self._references(ec2, account, list_id, read.gaps)
+        return read
+
+    def _references(
+        self, ec2: EC2Client, account: str, list_id: str, gaps: list[Gap]
+    ) -> tuple[ListReference, ...] | None:
+        """The account's groups whose rules have the list as their source, with those
+        rules; None when they could not be read (a `references` gap says why)."""
+        try:
+            group_ids = _referencing_groups(ec2, account, list_id)
+        except (ClientError, BotoCoreError) as error:
+            gaps.append(Gap("references", f"GetManagedPrefixListAssociations: {_error(error)}"))
+            return None
+        if len(group_ids) > REFERENCING_GROUPS:
+            gaps.append(
+                Gap(
+                    "references",
+                    f"more than {REFERENCING_GROUPS} security groups reference the list; "
+                    f"the first {REFERENCING_GROUPS} were read",
+                )
+            )
+            group_ids = group_ids[:REFERENCING_GROUPS]
+        try:
+            rules = _referencing_rules(ec2, group_ids, list_id)
+        except (ClientError, BotoCoreError) as error:
+            gaps.append(Gap("references", f"DescribeSecurityGroupRules: {_error(error)}"))
+            return None
+        names = _group_names(ec2, [g for g in group_ids if g in rules], gaps)
+        # A group the associations named but whose rules no longer reference the list (a
+        # rule revoked meanwhile) references nothing.
+        return tuple(
+            ListReference(group_id, names.get(group_id), tuple(rules[group_id]))
+            for group_id in group_ids
+            if group_id in rules
+        )
+
+
+@dataclass
+class _Targets:
+    """What to read in one place: security groups, and prefix lists (by id)."""
+
+    groups: set[str] = field(default_factory=set)
+    lists: set[str] = field(default_factory=set)
+
+    def unavailable(self, reason: str) -> dict[str, _GroupRead]:
+        """Nothing could be read there: a group misses its details, a list its references."""
+        found = {g: _GroupRead(gaps=[Gap("group", reason)]) for g in self.groups}
+        found.update({p: _GroupRead(gaps=[Gap("references", reason)]) for p in self.lists})
+        return found
+
+
+def _referencing_groups(ec2: EC2Client, account: str, list_id: str) -> list[str]:
+    """The security groups of `account` that reference the list, in the order EC2 gives
+    them; reading stops once there are more than `REFERENCING_GROUPS`."""
+    found: list[str] = []
+    pages = ec2.get_paginator("get_managed_prefix_list_associations").paginate(
+        PrefixListId=list_id, PaginationConfig={"PageSize": ASSOCIATIONS_PAGE}
+    )
+    for page in pages:
+        for association in page.get("PrefixListAssociations", []):
+            resource = str(association.get("ResourceId") or "")
+            owner = association.get("ResourceOwner")
+            # Route tables reference lists too, and a shared list other accounts' groups.
+            if resource.startswith("sg-") and owner in (None, account) and resource not in found:
+                found.append(resource)
+        if len(found) > REFERENCING_GROUPS:
+            break
+    return found
+
+
+def _referencing_rules(
+    ec2: EC2Client, group_ids: Sequence[str], list_id: str
+) -> dict[str, list[Rule]]:
+    """The groups' rules whose source is the list, by group id (groups without any left
+    out). DescribeSecurityGroupRules cannot filter on a source, so every rule is read."""
+    found: dict[str, list[Rule]] = {}
+    for chunk in _chunks(group_ids):
+        pages = ec2.get_paginator("describe_security_group_rules").paginate(
+            Filters=[{"Name": "group-id", "Values": chunk}]
+        )
+        for page in pages:
+            for item in page.get("SecurityGroupRules", []):
+                rule = _rule(item)
+                if rule and rule.source_kind is SourceKind.PREFIX_LIST and rule.source == list_id:
+                    found.setdefault(str(item.get("GroupId")), []).append(rule)
+    return found
+
+
+def _group_names(ec2: EC2Client, group_ids: Sequence[str], gaps: list[Gap]) -> dict[str, str]:
+    """Group names by id; a filter rather than GroupIds, so a group deleted meanwhile is
+    left out instead of failing the call."""
+    names: dict[str, str] = {}
+    try:
+        for chunk in _chunks(group_ids):
+            pages = ec2.get_paginator("describe_security_groups").paginate(
+                Filters=[{"Name": "group-id", "Values": chunk}]
+            )
+            for page in pages:
+                for group in page.get("SecurityGroups", []):
+                    if group.get("GroupName"):
+                        names[str(group["GroupId"])] = str(group["GroupName"])
+    except (ClientError, BotoCoreError) as error:
+        gaps.append(Gap("reference names", f"DescribeSecurityGroups: {_error(error)}"))
+    return names
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), GROUPS_PER_CALL):
+        yield list(ids[start : start + GROUPS_PER_CALL])
 
 
 def _rule(item: Mapping[str, Any]) -> Rule | None:

@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sgrevert.actor_identity import email_of, via
-from sgrevert.context import Attachment, AttachmentKind, ChangeContext, Via
-from sgrevert.model import REVERTIBLE_EVENTS, Change, Direction, Rule, SourceKind
+from sgrevert.context import Attachment, AttachmentKind, ChangeContext, ListReference, Via
+from sgrevert.decidable import narrows
+from sgrevert.model import (
+    MODIFY_RULES_EVENT,
+    PREFIX_LIST_EVENT,
+    REVERTIBLE_EVENTS,
+    Change,
+    Direction,
+    PrefixListEntry,
+    Rule,
+    SourceKind,
+)
 from sgrevert.rule_cover import covering_rule, first_open_to_internet, others
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -22,6 +32,11 @@ REACHABLE = "reachable from the internet"
 UNATTACHED = "attached to nothing"
 MAX_NAME = 64  # a name or id in a list: enough to recognise it
 MAX_REASON = 300
+NOT_ON_RECORD = "previous value not on record"
+NARROWS = "narrows: lets in no more than before"
+NO_REFERENCES = "no security group references this list"
+MAX_REFERENCE_RULES = 8  # a referencing group's rules named on its line
+WORST_CASE = "rated as if the added entries reached all traffic"
 
 _KIND_WORDS: dict[AttachmentKind, tuple[str, str]] = {
     AttachmentKind.INSTANCE: ("EC2 instance", "EC2 instances"),
@@ -54,6 +69,9 @@ _PART_WORDS = {
     "rules": "the group's rules",
     "attachments": "attachments",
     "actor": "the actor's Slack user",
+    "list": "the list's details",
+    "references": "the rules that reference the list",
+    "reference names": "the names of the groups that reference the list",
 }
 
 
@@ -152,6 +170,8 @@ def group_line(change: Change, context: ChangeContext, words: Words = MRKDWN) ->
     group = context.group
     if group is None:
         return None
+    if change.event_name == PREFIX_LIST_EVENT:
+        return _list_line(change, context, words)
     name = group.name or change.group_name
     named = words.text(name, 100) if name else words.code(change.group_id, 64)
     parts = [f"{words.bold('Group')} {named}"]
@@ -162,6 +182,17 @@ def group_line(change: Change, context: ChangeContext, words: Words = MRKDWN) ->
         parts.append(f"VPC {words.code(vpc, 64)}")
     parts += [f"{words.text(k, 64)} {words.text(v, 100)}" for k, v in group.owner_tags.items()]
     return " · ".join(parts)
+
+
+def _list_line(change: Change, context: ChangeContext, words: Words) -> str | None:
+    """ "List corp-ranges · Team network": the list's owner tags (the summary names it)."""
+    group = context.group
+    if group is None or not group.owner_tags:
+        return None
+    name = group.name or (change.prefix_list.name if change.prefix_list else None)
+    named = words.text(name, 100) if name else words.code(change.group_id, 64)
+    tags = [f"{words.text(k, 64)} {words.text(v, 100)}" for k, v in group.owner_tags.items()]
+    return " · ".join([f"{words.bold('List')} {named}", *tags])
 
 
 def iac_warning(change: Change, context: ChangeContext, words: Words = MRKDWN) -> str | None:
@@ -239,8 +270,10 @@ def rule_notes(
     """A note for each of the change's rules (aligned with `change.rules`): an added rule
     an existing one already allows, or the group's first rule open to the internet."""
     notes: list[str | None] = [None] * len(change.rules)
+    if change.event_name == MODIFY_RULES_EVENT:
+        return tuple(NARROWS if narrows(change, i) else None for i in range(len(change.rules)))
     if context is None or context.rules is None or change.event_name not in REVERTIBLE_EVENTS:
-        return tuple(notes)  # only additions: a removal or a modification has no "before"
+        return tuple(notes)  # only additions: a removal has nothing a new rule could repeat
     existing = others(change, context.rules)
     opened = False
     for index, rule in enumerate(change.rules):
@@ -256,6 +289,15 @@ def rule_notes(
 
 def rule_words(rule: Rule, words: Words = MRKDWN) -> str:
     """ "`tcp 0-65535` from `0.0.0.0/0`"."""
+    toward = "from" if rule.direction is Direction.INGRESS else "to"
+    kind = {SourceKind.PREFIX_LIST: "prefix list ", SourceKind.GROUP: "group "}.get(
+        rule.source_kind, ""
+    )
+    return f"{traffic_words(rule, words)} {toward} {kind}{words.code(rule.source, 80)}"
+
+
+def traffic_words(rule: Rule, words: Words = MRKDWN) -> str:
+    """ "`tcp 22`", "`all traffic`", "`protocol 50`"."""
     if rule.protocol == "-1":
         traffic = "all traffic"
     elif rule.protocol in ("tcp", "udp", "6", "17") and rule.ports == "all":
@@ -264,11 +306,96 @@ def rule_words(rule: Rule, words: Words = MRKDWN) -> str:
         traffic = f"{rule.protocol} {rule.ports}"
     else:
         traffic = f"protocol {rule.protocol}"
-    toward = "from" if rule.direction is Direction.INGRESS else "to"
-    kind = {SourceKind.PREFIX_LIST: "prefix list ", SourceKind.GROUP: "group "}.get(
-        rule.source_kind, ""
+    return words.code(traffic, 40)
+
+
+# -- modified rules --------------------------------------------------------------------------
+
+
+def modified_rule_words(change: Change, rule: Rule, words: Words = MRKDWN) -> str:
+    """ "`tcp 22` from `10.0.0.0/8` → `tcp 22` from `0.0.0.0/0`": a modified rule's
+    recorded earlier value and its new one; the new one alone, "(previous value not on
+    record)", when no earlier value is known."""
+    before = change.prior_of(rule)
+    if before is None:
+        return f"{rule_words(rule, words)} ({NOT_ON_RECORD})"
+    # CloudTrail does not say a modified rule's direction; its earlier value may, and a
+    # modification cannot change it.
+    after = replace(rule, direction=before.rule.direction)
+    return f"{rule_words(before.rule, words)} → {rule_words(after, words)}"
+
+
+def unknown_priors(change: Change) -> tuple[Rule, ...]:
+    """The modified rules without an earlier value on record: Deny removes them."""
+    if change.event_name != MODIFY_RULES_EVENT:
+        return ()
+    return tuple(rule for rule in change.rules if change.prior_of(rule) is None)
+
+
+def unknown_prior_warning(unknown: Sequence[Rule], total: int) -> str | None:
+    """What Deny does to modified rules with no earlier value on record, said before the
+    click: "previous value unknown: Deny removes this rule" (naming the rules when the
+    change modified others too). Plain words, for a confirmation dialog."""
+    count = len(unknown)
+    if count == 0:
+        return None
+    ids = ", ".join(r.rule_id or "?" for r in unknown[:3]) + (", …" if count > 3 else "")
+    if count == 1:
+        which = "" if total == 1 else f" for {ids}"
+        return f"previous value unknown{which}: Deny removes this rule"
+    if count == total:
+        return f"previous values unknown: Deny removes these {count} rules"
+    return f"previous values unknown for {count} rules ({ids}): Deny removes these rules"
+
+
+# -- prefix lists ----------------------------------------------------------------------------
+
+
+def entry_words(entry: PrefixListEntry, words: Words = MRKDWN) -> str:
+    """ "`203.0.113.0/24` (new office)"."""
+    cidr = words.code(entry.cidr, 64)
+    if entry.cidr in ("0.0.0.0/0", "::/0"):
+        cidr += " (anywhere)"
+    return f"{cidr} ({words.text(entry.description, 120)})" if entry.description else cidr
+
+
+def reference_lines(
+    change: Change, context: ChangeContext | None, words: Words = MRKDWN
+) -> list[str]:
+    """What an edited prefix list's added entries open: the security groups of its account
+    and region whose rules reference it, each with those rules' ports; or why they are not
+    known (rated at worst then); or that no group references it. Nothing for any other
+    change, or one whose context was not read."""
+    if change.event_name != PREFIX_LIST_EVENT or context is None:
+        return []
+    head = words.bold("Referenced by")
+    reasons = [g.reason for g in context.gaps if g.part == "references"]
+    # Only added entries are rated (at worst while their reach is unknown).
+    worst = f", so {WORST_CASE}" if change.prefix_list and change.prefix_list.added else ""
+    if context.references is None:
+        why = "; ".join(reasons) or "not read"
+        return [f"{head}: unknown ({words.text(why, MAX_REASON)}){worst}"]
+    if not context.references:
+        return [f"{head}: {NO_REFERENCES}"]
+    count = len(context.references)
+    lines = [f"{head} {count} security {'group' if count == 1 else 'groups'}:"]
+    lines += [f"• {_reference(reference, words)}" for reference in context.references]
+    if reasons:  # a read that was cut: what was not read may open more
+        lines.append(f"{words.text('; '.join(reasons), MAX_REASON)}{worst}")
+    return lines
+
+
+def _reference(reference: ListReference, words: Words) -> str:
+    """ "`sg-0abc` (web): `tcp 443`, `tcp 80` outbound"."""
+    name = f" ({words.text(reference.group_name, MAX_NAME)})" if reference.group_name else ""
+    shown = reference.rules[:MAX_REFERENCE_RULES]
+    ports = ", ".join(
+        traffic_words(rule, words) + (" outbound" if rule.direction is Direction.EGRESS else "")
+        for rule in shown
     )
-    return f"{words.code(traffic, 40)} {toward} {kind}{words.code(rule.source, 80)}"
+    more = len(reference.rules) - len(shown)
+    tail = f" and {more} more" if more > 0 else ""
+    return f"{words.code(reference.group_id, MAX_NAME)}{name}: {ports}{tail}"
 
 
 # -- gaps ------------------------------------------------------------------------------------
@@ -279,6 +406,8 @@ def gap_lines(change: Change, context: ChangeContext, words: Words = MRKDWN) -> 
     111122223333: AccessDenied assuming spoke-001"."""
     by_reason: dict[str, list[str]] = {}
     for gap in context.gaps:
+        if gap.part == "references" and change.event_name == PREFIX_LIST_EVENT:
+            continue  # said where the references are (`reference_lines`)
         by_reason.setdefault(gap.reason, []).append(gap.part)
     lines = []
     for reason, parts in by_reason.items():

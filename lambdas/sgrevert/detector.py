@@ -28,8 +28,18 @@ from sgrevert.cloudtrail import SkipRecord, parse_record
 from sgrevert.context import ChangeContext
 from sgrevert.errors import AlreadyDecided, SlackOutcomeUnknown, SlackRejected, SlackUnavailable
 from sgrevert.eventbridge import cloudtrail_record
-from sgrevert.model import Change, ChangeRecord, State, iso
+from sgrevert.list_risk import rated_on_references, rating_note, referencing_rules
+from sgrevert.model import (
+    MODIFY_RULES_EVENT,
+    PREFIX_LIST_EVENT,
+    Change,
+    ChangeRecord,
+    Rule,
+    State,
+    iso,
+)
 from sgrevert.policy import Policy, Verdict
+from sgrevert.prior import find_prior
 from sgrevert.query import security_group_changes
 from sgrevert.risk import Risk
 from sgrevert.selfinvoke import InvokeFailed, RevertJob
@@ -147,13 +157,21 @@ class Detector:
                 if len(report.skipped_reasons) < MAX_REPORTED_SKIPS:  # every skip is logged
                     report.skipped_reasons.append(f"{event_id}: {skip.reason}")
                 logger.info("record skipped", extra={"event_id": event_id, "reason": skip.reason})
+        # Oldest first: a modification's before may be an earlier edit in this batch,
+        # whose own before (and so its direction) is then found first.
+        changes.sort(key=lambda c: (c.event_time, c.event_id))
         known = self._store.recorded(c.event_id for c in changes)
+        early = self._list_contexts([c for c in changes if c.event_id not in known])
         new_ids: list[str] = []
-        for change in changes:
-            if change.event_id in known:
+        for index, parsed in enumerate(changes):
+            if parsed.event_id in known:
                 report.already_recorded += 1
                 continue
-            verdict = self._policy.judge(change)
+            # Kept in the list with its prior, for a later edit of the same rule to see.
+            change = changes[index] = with_prior(parsed, self._store, changes)
+            context = early.get(change.event_id)
+            referencing = referencing_rules(context)
+            verdict = self._policy.judge(change, referencing)
             if self._store.record_new(
                 change,
                 self._clock(),
@@ -164,10 +182,40 @@ class Detector:
             ):
                 report.recorded += 1
                 new_ids.append(change.event_id)
+                if context is not None:
+                    self._keep_list_context(change, context, verdict, referencing)
                 self._apply_policy(change, verdict, report)
             else:
                 report.already_recorded += 1
         return new_ids
+
+    def _list_contexts(self, changes: list[Change]) -> dict[str, ChangeContext]:
+        """The context of new prefix-list edits, read before they are judged: their level
+        (and so the policy's ignore, hold and auto-revert) depends on the rules that
+        reference the list. Best effort, like any context read."""
+        edits = [c for c in changes if c.event_name == PREFIX_LIST_EVENT]
+        if self._context is None or not edits:
+            return {}
+        budget = min(CONTEXT_RUN_SECONDS, self._time_left() - POST_RESERVE_SECONDS)
+        return self._context.read(edits, self._clock(), budget) if budget > 0 else {}
+
+    def _keep_list_context(
+        self,
+        change: Change,
+        context: ChangeContext,
+        verdict: Verdict,
+        referencing: list[Rule] | None,
+    ) -> None:
+        """Store the context read at record time, with why the edit has its level."""
+        note = verdict.note
+        if note is None and referencing is not None:
+            note = rating_note(change, referencing, verdict.assessment.reason)
+        try:
+            self._store.set_context(change.event_id, context, risk=verdict.risk.label, note=note)
+        except (ClientError, BotoCoreError) as error:
+            logger.warning(
+                "context not kept", extra={"event_id": change.event_id, "error": str(error)}
+            )
 
     def _apply_policy(self, change: Change, verdict: Verdict, report: RunReport) -> None:
         log = {"event_id": change.event_id, "risk": verdict.risk.label}
@@ -259,8 +307,11 @@ class Detector:
     def _lowered_for(
         self, record: ChangeRecord, context: ChangeContext
     ) -> tuple[str | None, str | None]:
-        """(risk, why) one level lower when the policy asks it for a group attached to
-        nothing; (None, None) keeps the rule-based risk."""
+        """(risk, why) from the context: a prefix-list edit rated on the rules that
+        reference the list (never above its worst-case rating), a group attached to nothing
+        one level lower when the policy asks it; (None, None) keeps the rule-based risk."""
+        if record.change.event_name == PREFIX_LIST_EVENT:
+            return rated_on_references(record, context, self._policy.risk_rules)
         attachments = context.attachments
         if not self._policy.lower_risk_when_unattached or attachments is None:
             return None, None
@@ -473,6 +524,31 @@ class Detector:
             self._poster.update(channel, ts, message.text, message.blocks)
         except (SlackUnavailable, SlackRejected) as error:
             logger.warning("could not update a message", extra={"ts": ts, "error": str(error)})
+
+
+def with_prior(change: Change, store: ChangeStore, batch: Sequence[Change]) -> Change:
+    """A modification with each modified rule's earlier value found in its group's history
+    and in the `batch` it came in (whose changes the store's index may not show yet). Any
+    other change as it is. A history that cannot be read leaves the prior empty, so the
+    modification stays decidable."""
+    if change.event_name != MODIFY_RULES_EVENT:
+        return change
+    try:
+        history = store.group_history(
+            change.account, change.region, change.group_id, before=change.event_time
+        )
+    except (ClientError, BotoCoreError) as error:
+        logger.warning(
+            "group history not read: the modification's earlier values are not known",
+            extra={"event_id": change.event_id, "error": str(error)},
+        )
+        history = []
+    same_group = [
+        c
+        for c in batch
+        if (c.account, c.region, c.group_id) == (change.account, change.region, change.group_id)
+    ]
+    return replace(change, prior=find_prior(change, history, recent=same_group))
 
 
 def _attempt_id(now: datetime) -> str:

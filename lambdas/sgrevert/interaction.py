@@ -115,7 +115,7 @@ def explain(refusal: SgrevertError) -> str:
     if isinstance(refusal, UnknownChange):
         return "This change is no longer on record (records expire), so it cannot be decided."
     if isinstance(refusal, NotDecidable):
-        return "This change only removed or modified rules; it is posted for information."
+        return "This change only narrowed access; it is posted for information."
     if isinstance(refusal, AlreadyDecided):
         return _already_decided(refusal.record)
     return "That did not work; nothing was changed."

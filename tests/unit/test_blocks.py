@@ -327,8 +327,9 @@ def test_rule_lines_describe_each_kind_of_source() -> None:
 
 
 def test_id_only_and_modified_rules_say_what_is_known() -> None:
-    """Given an id-only revoked rule and a modified rule, then the id-only line says only
-    the id is known and the modify line shows the rule's new form without a direction."""
+    """Given an id-only revoked rule and a modified rule with no earlier value on record,
+    then the id-only line says only the id is known and the modify line shows the rule by
+    id, its new value, and that the previous one is not on record."""
     revoke = change_from("revoke_egress_by_rule_ids")
     modify = change_from("modify_rules")
 
@@ -336,7 +337,10 @@ def test_id_only_and_modified_rules_say_what_is_known() -> None:
         "• rule `sgr-0f1a2b3c4d5e6f7a8` (CloudTrail recorded only its id)"
     )
     line = rule_line(modify, modify.rules[0])
-    assert line.startswith("• `sgr-01a2b3c4d5e6f7082` now allows `tcp 22` with `198.51.100.0/25`")
+    assert line == (
+        "• `sgr-01a2b3c4d5e6f7082`: `tcp 22` from `198.51.100.0/25` (previous value not on "
+        "record) — _office VPN (narrowed)_"
+    )
     assert "*in*" not in line
 
 

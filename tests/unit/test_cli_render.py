@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
+from sgrevert.cli import CHANGES_HEADERS, changes_table
 from sgrevert.cli_render import QueryStatus, Style, table, wants_colour
+from sgrevert.cloudtrail import parse_record
 from sgrevert.lake import QueryProgress
+from sgrevert.model import ChangeRecord, State
+from tests.support import load_event
 
 
 class Terminal(io.StringIO):
@@ -67,3 +72,23 @@ def test_on_a_terminal_the_status_rewrites_one_line_and_clears_it_at_the_end() -
     assert "\n" not in text
     assert text.count("\r\033[K") == 3
     assert text.endswith("\r\033[K")
+
+
+def test_the_changes_table_shows_a_prefix_list_edit_by_its_list_id_where_the_group_goes() -> None:
+    """Given a recorded prefix-list edit, when `sgrevert changes` lists it, then its row
+    names the list's id in the GROUP column and the call in the EVENT column."""
+    change = parse_record(load_event("modify_prefix_list_add"))
+    record = ChangeRecord(change, State.PENDING, datetime(2026, 11, 27, 10, 45, tzinfo=UTC))
+
+    header, row = changes_table([record], Style(colour=False)).splitlines()
+
+    starts, at = {}, 0
+    for name in CHANGES_HEADERS:  # columns are aligned: a cell starts where its header does
+        at = starts[name] = header.index(name, at)
+
+    def cell(name: str) -> str:
+        return row[starts[name] :].split("  ")[0]
+
+    assert cell("GROUP") == "pl-0123456789abcdef0"
+    assert cell("EVENT") == "ModifyManagedPrefixList"
+    assert cell("STATE") == "PENDING"

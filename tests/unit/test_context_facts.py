@@ -4,6 +4,7 @@ and who manages it, and those facts in words."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from sgrevert.context import (
     ChangeContext,
     Gap,
     GroupInfo,
+    ListReference,
     Via,
 )
 from sgrevert.context_text import (
@@ -34,11 +36,23 @@ from sgrevert.context_text import (
     gap_lines,
     group_line,
     iac_warning,
+    modified_rule_words,
+    reference_lines,
     risk_tag,
     rule_notes,
+    unknown_prior_warning,
 )
 from sgrevert.group_info import DEFAULT_OWNER_TAG_KEYS, group_info
-from sgrevert.model import Actor, Change, Direction, Rule, SourceKind
+from sgrevert.model import (
+    Actor,
+    Change,
+    Direction,
+    PrefixListEdit,
+    PrefixListEntry,
+    Prior,
+    Rule,
+    SourceKind,
+)
 from sgrevert.rule_cover import covering_rule, first_open_to_internet, opens_to_internet, others
 
 ACCOUNT = "111122223333"
@@ -974,3 +988,171 @@ def test_the_context_lines_come_in_reading_order_and_skip_what_was_not_read() ->
     assert context_lines(change(rule("0.0.0.0/0")), context_of()) == [
         "by li.wei@example.com via the console"
     ]
+
+
+# -- modified rules and prefix-list edits in words ---------------------------------------------
+
+LIST_ID = "pl-0123456789abcdef0"
+
+
+def modification(*rules: Rule, priors: tuple[Rule, ...] = ()) -> Change:
+    """A ModifySecurityGroupRules change: the rules' new values, and the earlier values the
+    detector found for some of them (by rule id)."""
+    return replace(
+        change(*rules, event="ModifySecurityGroupRules"),
+        prior=tuple(Prior(p, READ_AT, "evt-earlier") for p in priors),
+    )
+
+
+def list_edit(*added: str, removed: tuple[str, ...] = ()) -> Change:
+    """A ModifyManagedPrefixList change: the list's id where the group's goes, no rules."""
+    return replace(
+        change(event="ModifyManagedPrefixList"),
+        group_id=LIST_ID,
+        group_name=None,
+        vpc_id=None,
+        prefix_list=PrefixListEdit(
+            LIST_ID,
+            "corp-ranges",
+            3,
+            tuple(PrefixListEntry(c) for c in added),
+            tuple(PrefixListEntry(c) for c in removed),
+        ),
+    )
+
+
+def test_a_modified_rule_is_said_as_before_and_after_or_with_no_earlier_value() -> None:
+    """Given a modified rule with an earlier value on record and one without, then the first
+    reads before → after, the direction taken from the earlier value, and the second says
+    its previous value is not on record."""
+    after = rule("0.0.0.0/0", 22, rule_id="sgr-0a")
+    egress_after = rule("0.0.0.0/0", 443, rule_id="sgr-0b")
+    c = modification(
+        after,
+        egress_after,
+        rule("::/0", 3389, rule_id="sgr-0c"),
+        priors=(
+            rule("10.0.0.0/8", 22, rule_id="sgr-0a"),
+            rule("10.1.0.0/16", 443, rule_id="sgr-0b", direction=Direction.EGRESS),
+        ),
+    )
+
+    assert modified_rule_words(c, after, PLAIN) == "tcp 22 from 10.0.0.0/8 → tcp 22 from 0.0.0.0/0"
+    assert modified_rule_words(c, egress_after) == (
+        "`tcp 443` to `10.1.0.0/16` → `tcp 443` to `0.0.0.0/0`"
+    )
+    assert modified_rule_words(c, c.rules[2], PLAIN) == (
+        "tcp 3389 from ::/0 (previous value not on record)"
+    )
+
+
+def test_a_modified_rule_that_narrows_gets_a_note_and_one_that_widens_none() -> None:
+    """Given a modification that narrows one rule, widens another and has no earlier value
+    for a third, then only the narrowing one is noted."""
+    c = modification(
+        rule("10.0.0.0/16", 22, rule_id="sgr-0a"),
+        rule("0.0.0.0/0", 22, rule_id="sgr-0b"),
+        rule("10.0.0.0/16", 22, rule_id="sgr-0c"),
+        priors=(rule("10.0.0.0/8", 22, rule_id="sgr-0a"), rule("10.0.0.0/8", 22, rule_id="sgr-0b")),
+    )
+
+    assert rule_notes(c, None) == ("narrows: lets in no more than before", None, None)
+
+
+@pytest.mark.parametrize(
+    ("unknown", "total", "expected"),
+    [
+        (("sgr-0a",), 1, "previous value unknown: Deny removes this rule"),
+        (("sgr-0a",), 3, "previous value unknown for sgr-0a: Deny removes this rule"),
+        (("sgr-0a", "sgr-0b"), 2, "previous values unknown: Deny removes these 2 rules"),
+        (
+            ("sgr-0a", "sgr-0b"),
+            3,
+            "previous values unknown for 2 rules (sgr-0a, sgr-0b): Deny removes these rules",
+        ),
+        ((), 2, None),
+    ],
+)
+def test_the_warning_for_rules_without_an_earlier_value_is_singular_or_plural(
+    unknown: tuple[str, ...], total: int, expected: str | None
+) -> None:
+    """Given modified rules without an earlier value, among `total`, then the warning Deny's
+    dialog shows says "this rule" for one and "these rules" for several, naming them when
+    the change modified others too."""
+    rules = [rule("0.0.0.0/0", 22, rule_id=i) for i in unknown]
+
+    assert unknown_prior_warning(rules, total) == expected
+
+
+def test_a_prefix_list_edit_names_each_referencing_group_with_its_rules_ports() -> None:
+    """Given an edit read with two referencing groups (one with an egress rule), then the
+    references are one line each, with the rules' protocols and ports."""
+    context = replace(
+        context_of(),
+        references=(
+            ListReference("sg-0aaa", "web", (rule(LIST_ID, 443, kind=SourceKind.PREFIX_LIST),)),
+            ListReference(
+                "sg-0bbb",
+                None,
+                (
+                    rule(LIST_ID, 8000, 8100, kind=SourceKind.PREFIX_LIST),
+                    rule(
+                        LIST_ID,
+                        None,
+                        protocol="-1",
+                        kind=SourceKind.PREFIX_LIST,
+                        direction=Direction.EGRESS,
+                    ),
+                ),
+            ),
+        ),
+    )
+
+    assert reference_lines(list_edit("0.0.0.0/0"), context, PLAIN) == [
+        "Referenced by 2 security groups:",
+        "• sg-0aaa (web): tcp 443",
+        "• sg-0bbb: tcp 8000-8100, all traffic outbound",
+    ]
+
+
+def test_a_prefix_list_edit_says_why_its_references_are_unknown_or_that_there_are_none() -> None:
+    """Given an edit whose references could not be read, then the line says why and that it
+    is rated at worst (only when it added entries); given none, it says so; any other change
+    has no such line."""
+    denied = context_of(gaps=(Gap("references", "GetManagedPrefixListAssociations: AccessDenied"),))
+
+    assert reference_lines(list_edit("0.0.0.0/0"), denied, PLAIN) == [
+        "Referenced by: unknown (GetManagedPrefixListAssociations: AccessDenied), so rated as "
+        "if the added entries reached all traffic"
+    ]
+    assert reference_lines(list_edit(removed=("10.0.0.0/8",)), denied, PLAIN) == [
+        "Referenced by: unknown (GetManagedPrefixListAssociations: AccessDenied)"
+    ]
+    assert reference_lines(list_edit("0.0.0.0/0"), replace(context_of(), references=()), PLAIN) == [
+        "Referenced by: no security group references this list"
+    ]
+    assert reference_lines(change(rule("0.0.0.0/0")), context_of(), PLAIN) == []
+    assert reference_lines(list_edit("0.0.0.0/0"), None, PLAIN) == []
+    assert gap_lines(list_edit("0.0.0.0/0"), denied) == []  # said with the references
+
+
+def test_a_context_with_references_round_trips_and_an_older_one_loads_without() -> None:
+    """Given a context holding a prefix list's references, then it survives the record's
+    JSON; given a context stored before references existed, it loads with none."""
+    context = replace(
+        context_of(gaps=(Gap("reference names", "DescribeSecurityGroups: Throttling"),)),
+        references=(
+            ListReference(
+                "sg-0aaa", None, (rule(LIST_ID, 443, kind=SourceKind.PREFIX_LIST, rule_id="sgr-1"),)
+            ),
+        ),
+    )
+
+    assert ChangeContext.from_dict(context.to_dict()) == context
+    assert context.references_complete
+    older = context_of().to_dict()
+    del older["references"]
+    assert ChangeContext.from_dict(older).references is None
+    assert not ChangeContext.from_dict(older).references_complete
+    cut = replace(context, gaps=(Gap("references", "more than 50 security groups ..."),))
+    assert not cut.references_complete
