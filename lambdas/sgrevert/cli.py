@@ -55,7 +55,7 @@ from sgrevert.model import WATCHED_EVENTS, Change, ChangeRecord, Rule, State, is
 from sgrevert.query import ACCOUNT_ID, REGION_NAME, security_group_changes
 from sgrevert.replies import SlackReplies
 from sgrevert.responder import Responder, SlackFactory
-from sgrevert.revert import RevertPlan, plan_revert
+from sgrevert.revert import Plan, plan_revert
 from sgrevert.reverter import SpokeReverter
 from sgrevert.risk import Assessment, Risk, assess
 from sgrevert.roles import RoleChain
@@ -404,7 +404,7 @@ def _scan(args: argparse.Namespace, io: Io) -> int:
                 change.group_id,
                 change.event_name,
                 change.actor.arn,
-                rules_text(change.rules),
+                change_text(change),
                 _risk_cell(risk),
             ]
             if args.context:
@@ -465,6 +465,14 @@ def rule_text(rule: Rule) -> str:
     protocol = "all" if rule.protocol == "-1" else rule.protocol
     ports = "" if rule.protocol == "-1" else f"/{rule.ports}"
     return f"{rule.direction.value} {protocol}{ports} {rule.source}"
+
+
+def change_text(change: Change) -> str:
+    """The scan's RULES cell: the rules, or a prefix-list edit's entries (+added -removed)."""
+    edit = change.prefix_list
+    if edit is None:
+        return rules_text(change.rules)
+    return " ".join([f"+{e.cidr}" for e in edit.added] + [f"-{e.cidr}" for e in edit.removed])
 
 
 def rules_text(rules: Sequence[Rule], shown: int = 2) -> str:
@@ -596,12 +604,12 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
         f"{record.change.event_name} by {record.change.actor.arn} at "
         f"{iso(record.change.event_time)} ({record.state.value})"
     )
-    for line in plan_lines(plan):
+    for line in plan.lines():
         io.say(line)
     if not args.yes:
         if not _isatty(io.stdin):
             raise CliError("not a terminal, so not asking: pass --yes to revert", EXIT_USAGE)
-        io.err.write(f"Revoke {plan.rule_count} rule(s) in {plan.where}? [y/N] ")
+        io.err.write(f"{plan.question()} [y/N] ")
         io.err.flush()
         if io.stdin.readline().strip().lower() not in ("y", "yes"):
             raise CliError("not confirmed; nothing was changed", EXIT_REFUSED)
@@ -638,17 +646,9 @@ def _decided_text(record: ChangeRecord) -> str:
     return f"change {record.event_id} is already {record.state.value} (by {who}{when})"
 
 
-def plan_lines(plan: RevertPlan) -> list[str]:
-    """The plan in words: every rule id and recorded permission, and where."""
-    lines = [f"would revoke {plan.rule_count} rule(s) on {plan.group_id} in {plan.where}"]
-    for direction, ids in (("ingress", plan.ingress_rule_ids), ("egress", plan.egress_rule_ids)):
-        lines += [f"  {direction} rule {rule_id}" for rule_id in ids]
-    for direction, permissions in (
-        ("ingress", plan.ingress_permissions),
-        ("egress", plan.egress_permissions),
-    ):
-        lines += [f"  {direction} permission {json.dumps(p, sort_keys=True)}" for p in permissions]
-    return lines
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The plan as data, with its kind (`revoke`, `restore`, `prefix_list`)."""
+    return {"kind": plan.kind, **asdict(plan)}
 
 
 def _no_invoker() -> SelfInvoker:
@@ -783,12 +783,12 @@ class _ReplayOutput:
         self.changes = 0
         self.skipped = 0
 
-    def change(self, where: str, change: Change, plan: RevertPlan | None) -> None:
+    def change(self, where: str, change: Change, plan: Plan | None) -> None:
         if self._json:
             item = {
                 "where": where,
                 "change": change.to_dict(),
-                "revert": asdict(plan) if plan else None,
+                "revert": plan_json(plan) if plan else None,
             }
             self._io.out.write('{\n  "changes": [\n' if not self.changes else ",\n")
             self._io.out.write(_json_item(item))
@@ -825,7 +825,7 @@ def _json_item(value: Any) -> str:
     return "    " + json.dumps(value, indent=2, sort_keys=True).replace("\n", "\n    ")
 
 
-def _replay_change(io: Io, where: str, change: Change, plan: RevertPlan | None) -> None:
+def _replay_change(io: Io, where: str, change: Change, plan: Plan | None) -> None:
     io.say(
         f"{io.style('bold', change.event_id)} {where}: {change.event_name} on {change.group_id} "
         f"in {change.account} / {change.region} at {iso(change.event_time)}"
@@ -837,7 +837,7 @@ def _replay_change(io: Io, where: str, change: Change, plan: RevertPlan | None) 
     if plan is None:
         io.say(f"  {change.event_name} is posted for information: a Deny revokes nothing")
     else:
-        for line in plan_lines(plan):
+        for line in plan.lines():
             io.say(f"  {line}")
     io.say()
 

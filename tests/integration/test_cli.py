@@ -22,9 +22,12 @@ from sandbox.lake import LakeStandIn
 from sandbox.slack_api import SlackStandIn
 from sgrevert import blocks
 from sgrevert.cli import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
+from sgrevert.cloudtrail import parse_record
 from sgrevert.model import Direction, State
 from sgrevert.store import ChangeStore
-from tests.integration.groups import MEMBER_ACCOUNT, NOW, Group, make_change
+from tests.integration.groups import MEMBER_ACCOUNT, NOW, Group, account_session, make_change
+from tests.integration.test_undo import PrefixList, modify, spec
+from tests.integration.test_undo import authorize as authorize_rule
 from tests.support import BOT_TOKEN, REGION, SECURITY_ACCOUNT, load_event
 
 HUB_ROLE_ARN = f"arn:aws:iam::{SECURITY_ACCOUNT}:role/sgrevert-hub"
@@ -186,6 +189,29 @@ def test_given_an_account_filter_when_scanned_then_the_table_shows_only_that_acc
     assert "ingress tcp/22 0.0.0.0/0" in row
     assert row.endswith("critical")
     assert "\033[" not in row  # no colour off a terminal
+
+
+def test_given_a_prefix_list_edit_when_scanned_then_its_row_names_the_list_and_its_entries(
+    lake: LakeStandIn, data_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given 0.0.0.0/0 added to and an office range removed from a prefix list, when
+    scanned, then the row shows the list where the group goes and the entries as
+    +added -removed, rated as if each added range reached all traffic (nothing is read on
+    a scan without --context): two narrow ranges, low."""
+    record = copy.deepcopy(load_event("modify_prefix_list_add_and_remove"))
+    record["eventID"] = str(uuid.uuid4())
+    record["eventTime"] = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    edit = parse_record(record).prefix_list
+    assert edit is not None
+    lake.put_records(data_store, [record])
+
+    assert main(["scan", "--since", "30m"]) == EXIT_OK
+
+    [row] = capsys.readouterr().out.splitlines()[1:]
+    assert edit.list_id in row
+    shown = [f"+{e.cidr}" for e in edit.added] + [f"-{e.cidr}" for e in edit.removed]
+    assert " ".join(shown) in row
+    assert row.endswith("low")
 
 
 @pytest.mark.usefixtures("data_store")
@@ -414,6 +440,79 @@ def test_given_a_change_with_no_rules_when_reverted_then_it_fails_and_stays_retr
 
     assert "nothing to revoke automatically" in capsys.readouterr().out
     assert change_store.require(change.event_id).state is State.REVERT_FAILED
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_a_modification_when_reverted_then_the_plan_shows_each_rule_and_it_is_restored(
+    change_store: ChangeStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    ec2_writes: Callable[[], list[dict[str, str]]],
+) -> None:
+    # Given two rules opened to anywhere in one call, one with its earlier value on record
+    group = Group.create()
+    known = authorize_rule(group, Direction.INGRESS, 22, "10.0.0.0/8", "office")
+    unknown = authorize_rule(group, Direction.INGRESS, 22, "10.1.0.0/16", "vpn")
+    ids = [str(known.rule_id), str(unknown.rule_id)]
+    change = modify(group, {i: spec("0.0.0.0/0") for i in ids}, [known])
+    change_store.record_new(change, NOW)
+    monkeypatch.setattr("sys.stdin", Keyboard("y\n"))
+    setup = len(ec2_writes())
+
+    # When the operator reverts it at a terminal and confirms
+    assert main(["revert", change.event_id]) == EXIT_OK
+
+    # Then they were shown what each rule gets and asked, and each got exactly that
+    captured = capsys.readouterr()
+    assert f"  restore {ids[0]} to tcp 22 from 10.0.0.0/8 (now tcp 22 from 0.0.0.0/0)" in (
+        captured.out
+    )
+    assert f"  revoke {ids[1]} (tcp 22 from 0.0.0.0/0): previous value not on record" in (
+        captured.out
+    )
+    assert (
+        "Restore 1 rule(s) to their recorded earlier value and revoke 1 rule(s) whose "
+        f"previous value is unknown on {group.group_id} in {MEMBER_ACCOUNT} / {REGION}? [y/N]"
+    ) in captured.err
+    assert (
+        f"1 rule restored to its earlier value and 1 revoked (previous value unknown) in "
+        f"{MEMBER_ACCOUNT} / {REGION}"
+    ) in captured.out
+    assert change_store.require(change.event_id).state is State.REVERTED
+    assert [w["Action"] for w in ec2_writes()[setup:]] == [
+        "ModifySecurityGroupRules",
+        "RevokeSecurityGroupIngress",
+    ]
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_a_prefix_list_edit_when_reverted_then_only_the_added_entries_go(
+    change_store: ChangeStore,
+    capsys: pytest.CaptureFixture[str],
+    ec2_writes: Callable[[], list[dict[str, str]]],
+) -> None:
+    # Given a change that added 0.0.0.0/0 to a list with an unrelated entry
+    corp = PrefixList(account_session(MEMBER_ACCOUNT).client("ec2"), "10.0.0.0/8")
+    change = parse_record(corp.add("0.0.0.0/0"))
+    change_store.record_new(change, NOW)
+    setup = len(ec2_writes())
+
+    # When the operator reverts it
+    assert main(["revert", change.event_id, "--yes"]) == EXIT_OK
+
+    # Then the plan named the entry, and only it was removed
+    out = capsys.readouterr().out
+    assert f"would remove 1 entry from {corp.list_id} (corp-offices)" in out
+    assert "  entry 0.0.0.0/0" in out
+    assert corp.cidrs() == {"10.0.0.0/8"}
+    assert ec2_writes()[setup:] == [
+        {
+            "Action": "ModifyManagedPrefixList",
+            "PrefixListId": corp.list_id,
+            "CurrentVersion": "2",
+            "RemoveEntry.1.Cidr": "0.0.0.0/0",
+        }
+    ]
 
 
 def test_given_no_table_when_reverting_then_the_error_names_the_variable_and_flag(
