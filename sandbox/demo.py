@@ -2,11 +2,16 @@
 
 The story: an organization with two member accounts; people change security groups
 there (one opens SSH to the world on a group in front of an instance with a public IP,
-another opens RDP on a group attached to nothing); CloudTrail records the calls in Lake;
-the detector reads each change's context (the account's name, what the group is attached
-to, who the actor is in Slack) and posts it to Slack; an approver approves one, another
-denies the risky one; the responder reverts exactly the denied rules through the hub and
-spoke roles.
+another opens RDP on a group attached to nothing, a third adds SSH from the bastion
+subnets); CloudTrail records the calls in Lake; the detector reads each change's context
+(the account's name, what the group is attached to, who the actor is in Slack) and posts
+it to Slack; an approver approves two, another denies the risky one; the responder
+reverts exactly the denied rules through the hub and spoke roles. Later someone widens
+the approved bastion rule in place to 0.0.0.0/0 (ModifySecurityGroupRules) and someone
+adds 0.0.0.0/0 to the offices' prefix list that two groups' rules reference
+(ModifyManagedPrefixList); the detector posts the rule as before -> after and the list
+with the groups it opens; both are denied; the responder restores the rule to its
+recorded value and removes exactly the added entry.
 
 Every step talks over HTTP to real boto3/slack_sdk clients and the real handlers.
 Exits 0 when the story ends as it should; otherwise 1, naming the step and why.
@@ -26,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandbox.org import Group, RuleView
-from sandbox.render import Renderer
+from sandbox.org import BASTION_SSH, Group, PrefixList, RuleView
+from sandbox.render import Renderer, message_texts
 from sandbox.servers import ALICE, BOB, CAROL, DAVE, ERIN, FRANK, MALLORY, USERS, Developer, Sandbox
 from sgrevert.context import AttachmentKind, Attachments, ChangeContext
 from sgrevert.model import State
@@ -47,10 +52,10 @@ class Call:
     """One change a person makes, and the event id CloudTrail gives it."""
 
     label: str
-    group: str
+    group: str  # the group's key; a prefix-list change: a group in the list's account
     who: Developer
     event_id: str
-    rule_ids: tuple[str, ...]
+    rule_ids: tuple[str, ...]  # the rules it added or modified
 
 
 class Demo:
@@ -111,7 +116,10 @@ class Demo:
                 "Lake event data store; read roles sgrevert-lake-read, sgrevert-org-read",
             ),
             (org.security, "sgrevert: table, Slack secret, revertsg-1/2, hub role sgrevert-hub"),
-            (org.members["member-a"], "spoke-001; VPC with security groups 'web', 'batch'"),
+            (
+                org.members["member-a"],
+                "spoke-001; VPC with security groups 'web', 'batch'; prefix list 'corp-offices'",
+            ),
             (org.members["member-b"], "spoke-001; VPC with security group 'db'"),
         ):
             self.line(f"{org.name_of(account):<11} {account}  {self.r.style('dim', role)}")
@@ -119,6 +127,17 @@ class Demo:
         for group in org.groups.values():
             where = f"{org.name_of(group.account)} / {group.region}"
             self.line(f"{group.key:<6} {group.group_id}  {where:<20} {_attached(group)}", indent=4)
+        self.line("customer-managed prefix lists, and the rules that reference them:")
+        for listed in org.prefix_lists.values():
+            where = f"{org.name_of(listed.account)} / {listed.region}"
+            self.line(f"{listed.name} {listed.list_id}  {where}", indent=4)
+            self.line(
+                "entries "
+                + ", ".join(f"{cidr} ({about})" for cidr, about in listed.entries)
+                + "; referenced by "
+                + ", ".join(f"{key} (tcp {port})" for key, port in listed.referenced_by.items()),
+                indent=6,
+            )
 
         web, db, batch = org.groups["web"], org.groups["db"], org.groups["batch"]
         self.section("Changes in the member accounts (real EC2 calls to moto)")
@@ -158,9 +177,10 @@ class Demo:
                 posted = box.posted(call.event_id).message
             self._show_message(posted.blocks, posted.text)
 
-        risky, benign, egress, unused = calls
+        risky, benign, bastion, egress, unused = calls
         self.section("Decisions (signed Slack clicks -> API Gateway -> revertsg-2)")
         self._click(box, benign, "approve", BOB, "approves")
+        self._click(box, bastion, "approve", BOB, "approves")
         self._click(box, risky, "deny", ALICE, "denies")
         self._click(box, egress, "approve", MALLORY, "tries to approve")
         with self.step("tell mallory she may not decide"):
@@ -179,6 +199,7 @@ class Demo:
         expected = {
             risky.event_id: State.REVERTED,
             benign.event_id: State.APPROVED,
+            bastion.event_id: State.APPROVED,
             egress.event_id: State.PENDING,
             unused.event_id: State.PENDING,
         }
@@ -207,7 +228,7 @@ class Demo:
         after = {key: box.rules(key) for key in org.groups}
         revoked = set(risky.rule_ids)
         notes = {
-            **{rule_id: "new, approved" for rule_id in benign.rule_ids},
+            **{rule_id: "new, approved" for rule_id in (*benign.rule_ids, *bastion.rule_ids)},
             **{rule_id: "new, undecided" for rule_id in (*egress.rule_ids, *unused.rule_ids)},
         }
         for key, group in (("web", web), ("db", db), ("batch", batch)):
@@ -222,20 +243,31 @@ class Demo:
         with self.step("compare the rules"):
             self._check_rules(before, after, revoked)
 
+        widened, opened = self._widen(box, bastion)
+
         elapsed = time.monotonic() - self.started
         self.section("Summary")
         self.ok(f"{len(calls)} changes detected in 2 member accounts and posted to Slack")
         self.ok(context[0])
         for fact in context[1:]:
             self.line(fact, indent=6)
-        self.ok(f"approved by bob: {benign.label} (its rule stays)")
+        self.ok(f"approved by bob: {benign.label}; {bastion.label} (their rules stay)")
         self.ok(
             f"denied by alice: {risky.label}: {len(risky.rule_ids)} rules revoked in "
             f"member-a {web.account} / {web.region} through sgrevert-hub -> spoke-001"
         )
         self.ok(f"undecided: {egress.label} (allowed unless denied; mallory may not decide)")
         self.ok(f"undecided: {unused.label} (attached to nothing, so no effect yet)")
-        self.ok("every other rule untouched")
+        self.ok(
+            f"denied by alice: {widened.label}: rule {bastion.rule_ids[0]} restored to "
+            f"{_BASTION_CIDR} by its id (ModifySecurityGroupRules)"
+        )
+        offices = box.org.prefix_lists["offices"]
+        self.ok(
+            f"denied by bob: {opened.label}: 0.0.0.0/0 removed from {offices.name}, "
+            f"the office CIDRs kept (ModifyManagedPrefixList)"
+        )
+        self.ok("every other rule and entry untouched")
         self.line(f"handler logs: {self.log_path}")
         self.line(f"done in {elapsed:.1f}s")
 
@@ -286,6 +318,14 @@ class Demo:
             ],
         )
         call(
+            "SSH from the bastion subnets on web",
+            "web",
+            FRANK,
+            "authorize_security_group_ingress",
+            GroupId=web.group_id,
+            IpPermissions=[BASTION_SSH],
+        )
+        call(
             "HTTPS out to a partner API on web",
             "web",
             DAVE,
@@ -316,6 +356,164 @@ class Demo:
             ],
         )
         return calls
+
+    # -- later that day: a rule widened in place, a prefix list widened ---------------------
+
+    def _widen(self, box: Sandbox, bastion: Call) -> tuple[Call, Call]:
+        """The second round: the edits that open access without adding a rule, both denied
+        and undone exactly. Returns the two calls, for the summary."""
+        org = box.org
+        offices = org.prefix_lists["offices"]
+        (rule_id,) = bastion.rule_ids
+        self.section("Later: a rule widened in place, a prefix list widened")
+        with self.step("read the offices' prefix list"):
+            # One admin client in member-a for every read: a new session costs a second.
+            reader = org.ec2(org.groups["web"])
+            version = _list_version(reader, offices)
+            entries_before = _entries(reader, offices)
+        widened = self._edit(
+            box,
+            "SSH on web widened: 10.0.0.0/8 -> 0.0.0.0/0",
+            group="web",
+            who=ERIN,
+            rule_ids=(rule_id,),
+            method="modify_security_group_rules",
+            GroupId=org.groups["web"].group_id,
+            SecurityGroupRules=[
+                {
+                    "SecurityGroupRuleId": rule_id,
+                    "SecurityGroupRule": {
+                        "IpProtocol": "tcp",
+                        "FromPort": 22,
+                        "ToPort": 22,
+                        "CidrIpv4": "0.0.0.0/0",
+                        "Description": "vendor support",
+                    },
+                }
+            ],
+        )
+        opened = self._edit(
+            box,
+            f"0.0.0.0/0 added to prefix list {offices.name}",
+            group=next(iter(offices.referenced_by)),  # a group in the list's account
+            who=DAVE,
+            rule_ids=(),
+            method="modify_managed_prefix_list",
+            PrefixListId=offices.list_id,
+            CurrentVersion=version,
+            AddEntries=[{"Cidr": "0.0.0.0/0", "Description": "vendor access (temporary)"}],
+        )
+        edits = [widened, opened]
+        for call in edits:
+            self.line(f"{call.who.email:<22} {call.label}")
+        self.line(self.r.style("dim", f"rule {rule_id}, list {offices.list_id}"), indent=25)
+
+        with self.step("deliver the new CloudTrail records to Lake"):
+            delivered = box.deliver_trail()
+        self.ok(f"{delivered} CloudTrail records delivered to the event data store")
+        self.section("revertsg-1 runs again: the earlier values come from the records")
+        with self.step("run the detector again"):
+            report = box.run_detector()
+        self.ok(
+            f"{report['rows']} rows from Lake (the lookback overlaps the last run: those are "
+            f"recorded already), {report['recorded']} changes recorded, "
+            f"{report['posted']} posted to Slack"
+        )
+        self.expect(
+            "run the detector again",
+            report["recorded"] == 2 and report["posted"] == 2,
+            f"expected 2 changes recorded and posted, got {report}",
+        )
+
+        self.section(f"Slack #security-changes ({box.channel})")
+        with self.step(f"read the Slack message for {widened.label}"):
+            posted = box.posted(widened.event_id).message
+            said = message_texts(posted.blocks, posted.text)
+        self._show_message(posted.blocks, posted.text)
+        self.expect(
+            f"read the Slack message for {widened.label}",
+            any(_BASTION_CIDR in x and "→" in x and "0.0.0.0/0" in x for x in said.splitlines()),
+            "the message does not show the rule as 10.0.0.0/8 → 0.0.0.0/0",
+        )
+        with self.step(f"read the Slack message for {opened.label}"):
+            posted = box.posted(opened.event_id).message
+            said = message_texts(posted.blocks, posted.text)
+        self._show_message(posted.blocks, posted.text)
+        groups = [org.groups[key] for key in offices.referenced_by]
+        unnamed = [g.key for g in groups if g.group_id not in said and f"`{g.name}`" not in said]
+        self.expect(
+            f"read the Slack message for {opened.label}",
+            offices.name in said and "0.0.0.0/0" in said and not unnamed,
+            f"the message does not name the list, the CIDR or the groups {unnamed}",
+        )
+
+        self.section("Decisions (signed Slack clicks -> API Gateway -> revertsg-2)")
+        self._click(box, widened, "deny", ALICE, "denies")
+        self._click(box, opened, "deny", BOB, "denies")
+        with self.step("wait for the asynchronous reverts"):
+            box.wait_for_reverts()
+
+        self.section("Slack after the decisions (chat.update)")
+        for call in edits:
+            with self.step(f"check the outcome of {call.label}"):
+                record = box.record(call.event_id)
+                posted = box.posted(call.event_id).message
+            self.expect(
+                f"check the outcome of {call.label}",
+                record.state is State.REVERTED,
+                f"state is {record.state.value}, expected REVERTED"
+                + (f" ({record.outcome})" if record.outcome else ""),
+            )
+            blocks = posted.blocks or []
+            dividers = [i for i, b in enumerate(blocks) if b.get("type") == "divider"]
+            self.line(f"{self.r.style('bold', call.label)}:")
+            self._show_message(blocks[dividers[-1] + 1 :] if dividers else blocks, posted.text)
+
+        self.section("The widened rule and the prefix list, before and after")
+        step = "check the rule and the list"
+        with self.step(step):
+            rule = _described(reader, rule_id)
+            entries_after = _entries(reader, offices)
+        now = f"{rule.get('IpProtocol')} {rule.get('FromPort')} from {rule.get('CidrIpv4')}"
+        self.line(self.r.style("bold", f"rule {rule_id} on web"))
+        self.line(f"  approved  tcp 22 from {_BASTION_CIDR}  (bastion subnets)")
+        self.line(self.r.style("danger", "- widened   tcp 22 from 0.0.0.0/0  (denied)"))
+        self.line(self.r.style("primary", f"+ now       {now}  ({rule.get('Description')})"))
+        self.line(self.r.style("bold", f"{offices.name} {offices.list_id}"))
+        for cidr in sorted(entries_before):
+            self.line(f"  {cidr}")
+        self.line(self.r.style("danger", "- 0.0.0.0/0  (added, denied: removed)"))
+        self.expect(
+            step,
+            (rule.get("IpProtocol"), rule.get("FromPort"), rule.get("ToPort")) == ("tcp", 22, 22)
+            and rule.get("CidrIpv4") == _BASTION_CIDR,
+            f"rule {rule_id} is {now}, not tcp 22 from {_BASTION_CIDR}",
+        )
+        self.expect(
+            step,
+            entries_after == entries_before,
+            f"{offices.name} holds {sorted(entries_after)}, not {sorted(entries_before)}",
+        )
+        return widened, opened
+
+    def _edit(
+        self,
+        box: Sandbox,
+        label: str,
+        *,
+        group: str,
+        who: Developer,
+        rule_ids: tuple[str, ...],
+        method: str,
+        **params: Any,
+    ) -> Call:
+        step = f"make the change '{label}'"
+        with self.step(step):
+            before = len(box.trail.records)
+            getattr(box.developer_ec2(group, who.email), method)(**params)
+            records = box.trail.records[before:]
+            self.expect(step, len(records) == 1, f"{len(records)} CloudTrail records")
+        return Call(label, group, who, str(records[0]["eventID"]), rule_ids)
 
     def _check_context(self, box: Sandbox, calls: list[Call]) -> list[str]:
         """What the detector read before posting, as kept on each record: checked against
@@ -388,7 +586,7 @@ class Demo:
         for view in before:
             text = (
                 f"{view.direction:<7} {view.protocol:<4} {view.ports:<5} "
-                f"{view.source:<16} {view.rule_id}  {view.description}"
+                f"{view.source:<20} {view.rule_id}  {view.description}"
             )
             if view.rule_id not in kept:
                 self.line(self.r.style("danger", f"- {text}  (denied: revoked)"))
@@ -413,6 +611,28 @@ class Demo:
                 raise AssertionError(
                     f"group {key}: rules wrongly removed {missing}, wrongly kept {extra}"
                 )
+
+
+_BASTION_CIDR = BASTION_SSH["IpRanges"][0]["CidrIp"]
+
+
+def _list_version(ec2: Any, listed: PrefixList) -> int:
+    (found,) = ec2.describe_managed_prefix_lists(PrefixListIds=[listed.list_id])["PrefixLists"]
+    return int(found["Version"])
+
+
+def _entries(ec2: Any, listed: PrefixList) -> set[str]:
+    pages = ec2.get_paginator("get_managed_prefix_list_entries").paginate(
+        PrefixListId=listed.list_id
+    )
+    return {entry["Cidr"] for page in pages for entry in page["Entries"]}
+
+
+def _described(ec2: Any, rule_id: str) -> dict[str, Any]:
+    (rule,) = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule_id])[
+        "SecurityGroupRules"
+    ]
+    return dict(rule)
 
 
 def _attached(group: Group) -> str:

@@ -12,7 +12,9 @@ credentials, so it creates the organization and therefore is its management acco
 |            |                    | their execution roles and the hub role `sgrevert-hub`      |
 | member-a   | from create_account| spoke role, a VPC (eu-west-1) with security groups `web`   |
 |            |                    | (in front of the instance `web-1`, which has a public IP)  |
-|            |                    | and `batch` (attached to nothing)                          |
+|            |                    | and `batch` (attached to nothing), and the customer-managed|
+|            |                    | prefix list `corp-offices` (two office CIDRs) that a rule  |
+|            |                    | of each of them references (web tcp 8443, batch tcp 22)    |
 | member-b   | from create_account| spoke role, a VPC (us-east-1) with security group `db`     |
 |            |                    | (on a database's network interface, as RDS makes one)      |
 
@@ -20,6 +22,9 @@ What the groups are attached to is what the detector reads as a change's context
 instance's Name tag and public IP, the interface's "RDSNetworkInterface" description
 (RDS also sets RequesterId "amazon-rds" and marks the interface requester-managed; moto
 sets neither, so the description is what names it here), and nothing at all.
+
+`BASTION_SSH` is not there yet: the story creates it (tcp 22 from 10.0.0.0/8 on web) so
+that its Authorize is on record before someone widens it in place.
 
 Every account is reached by assuming a role in it: moto's STS hands out credentials
 that belong to the account in the role ARN, as AWS does. The IAM roles carry the
@@ -82,6 +87,20 @@ class Group:
 
 
 @dataclass(frozen=True)
+class PrefixList:
+    """A customer-managed prefix list in a member account, and what references it."""
+
+    key: str  # short name used by the demo and tests: "offices"
+    account: str
+    region: str
+    list_id: str  # pl-...
+    name: str
+    entries: tuple[tuple[str, str], ...]  # (CIDR, description) it starts with
+    # The groups with a rule from the list (by key), and the tcp port each rule opens.
+    referenced_by: Mapping[str, int]
+
+
+@dataclass(frozen=True)
 class Organization:
     endpoint_url: str
     organization_id: str
@@ -97,6 +116,7 @@ class Organization:
     spoke_role_name: str = SPOKE_ROLE
     home_region: str = HOME_REGION
     names: Mapping[str, str] = field(default_factory=dict)  # account id -> name
+    prefix_lists: Mapping[str, PrefixList] = field(default_factory=dict)
 
     def session(
         self,
@@ -201,12 +221,6 @@ EXISTING_RULES: dict[str, dict[str, list[IpPermissionTypeDef]]] = {
                 "ToPort": 443,
                 "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "public HTTPS"}],
             },
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "bastion subnets"}],
-            },
         ],
         "egress": [],  # keeps the default allow-all egress rule
     },
@@ -223,6 +237,22 @@ EXISTING_RULES: dict[str, dict[str, list[IpPermissionTypeDef]]] = {
     },
     "batch": {"ingress": [], "egress": []},  # a group made for a job that never ran
 }
+
+# The rule the story adds on web, then widens in place (ModifySecurityGroupRules).
+BASTION_SSH: IpPermissionTypeDef = {
+    "IpProtocol": "tcp",
+    "FromPort": 22,
+    "ToPort": 22,
+    "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "bastion subnets"}],
+}
+
+# The customer-managed prefix list in member-a, and the rules that reference it.
+OFFICES_LIST = "corp-offices"
+OFFICE_CIDRS = (
+    ("198.51.100.0/25", "London office"),
+    ("198.51.100.128/25", "Lisbon office"),
+)
+OFFICES_REFERENCED_BY = {"web": (8443, "admin console"), "batch": (22, "SSH from the offices")}
 
 
 @dataclass(frozen=True)
@@ -275,6 +305,38 @@ def _make_group(
     )
 
 
+def _offices_list(net: _Network, groups: Mapping[str, Group]) -> PrefixList:
+    """The offices' prefix list, and a tcp rule from it on each group that uses it."""
+    created = net.ec2.create_managed_prefix_list(
+        PrefixListName=OFFICES_LIST,
+        AddressFamily="IPv4",
+        MaxEntries=10,
+        Entries=[{"Cidr": cidr, "Description": about} for cidr, about in OFFICE_CIDRS],
+    )["PrefixList"]
+    list_id = str(created["PrefixListId"])
+    for key, (port, description) in OFFICES_REFERENCED_BY.items():
+        net.ec2.authorize_security_group_ingress(
+            GroupId=groups[key].group_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "PrefixListIds": [{"PrefixListId": list_id, "Description": description}],
+                }
+            ],
+        )
+    return PrefixList(
+        key="offices",
+        account=net.account,
+        region=net.region,
+        list_id=list_id,
+        name=OFFICES_LIST,
+        entries=OFFICE_CIDRS,
+        referenced_by={key: port for key, (port, _) in OFFICES_REFERENCED_BY.items()},
+    )
+
+
 def _with_instance(net: _Network, group: Group, name: str) -> Group:
     """`group` in front of an instance named `name` with a public IP, as a web tier is."""
     instance = net.ec2.run_instances(
@@ -306,6 +368,38 @@ def _with_database(net: _Network, group: Group) -> Group:
     )["NetworkInterface"]
     found = Attached("RDS network interface", interface["NetworkInterfaceId"])
     return replace(group, attached=(*group.attached, found))
+
+
+def spoke_policy(account: str) -> str:
+    """The spoke role's permissions in `account`, as infra/spoke-role.yaml grants them.
+    IAM cannot limit the values the Modify calls write: what sgrevert writes with them is
+    its code's promise (README's security model)."""
+    return _policy(
+        _allow(
+            ["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
+            f"arn:aws:ec2:*:{account}:security-group/*",
+        ),
+        _allow(
+            ["ec2:ModifySecurityGroupRules"],
+            [
+                f"arn:aws:ec2:*:{account}:security-group/*",
+                f"arn:aws:ec2:*:{account}:security-group-rule/*",
+            ],
+        ),
+        _allow(["ec2:ModifyManagedPrefixList"], f"arn:aws:ec2:*:{account}:prefix-list/*"),
+        _allow(
+            [
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSecurityGroupRules",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeInstances",
+                "ec2:DescribeManagedPrefixLists",
+                "ec2:GetManagedPrefixListEntries",
+                "ec2:GetManagedPrefixListAssociations",
+            ],
+            "*",
+        ),
+    )
 
 
 def build_organization(endpoint_url: str, event_data_store_arn: str | None = None) -> Organization:
@@ -420,28 +514,17 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
         "read-only CloudTrail Lake queries for sgrevert's detector",
     )
 
-    # Member accounts: a spoke that can only revoke, and a developer who changes groups.
+    # Member accounts: a spoke that can only undo, and a developer who changes groups.
     for account in members.values():
         member_iam = _iam(endpoint_url, account)
         _create_role(
             member_iam,
             SPOKE_ROLE,
             _trust({"AWS": hub_role_arn}, source_identity=True),
-            _policy(
-                _allow(
-                    [
-                        "ec2:RevokeSecurityGroupIngress",
-                        "ec2:RevokeSecurityGroupEgress",
-                        "ec2:DescribeSecurityGroups",
-                        "ec2:DescribeSecurityGroupRules",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeInstances",
-                    ],
-                    "*",
-                )
-            ),
-            "sgrevert spoke: revokes denied rules and reads changed groups for the security "
-            "account",
+            spoke_policy(account),
+            "sgrevert spoke: undoes denied changes (revokes added rules, restores modified "
+            "ones, removes added prefix-list entries) and reads changed groups and lists for "
+            "the security account",
         )
         _create_role(
             member_iam,
@@ -468,6 +551,7 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
         "db": _with_database(data, db),
         "batch": _make_group(workloads, "batch", description="nightly batch jobs"),
     }
+    offices = _offices_list(workloads, groups)
     names = {MANAGEMENT_ACCOUNT: "management", **{v: k for k, v in accounts.items()}}
     return Organization(
         endpoint_url=endpoint_url,
@@ -482,6 +566,7 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
         respond_role_arn=respond_role_arn,
         org_read_role_arn=org_read_role_arn,
         names=names,
+        prefix_lists={offices.key: offices},
     )
 
 

@@ -155,3 +155,22 @@ def _wrap(text: str, width: int) -> list[str]:
     if _visible(text) <= width:
         return [text]
     return textwrap.wrap(text, width=width, subsequent_indent="    ", break_on_hyphens=False)
+
+
+def message_texts(blocks: Sequence[Mapping[str, Any]] | None, text: str | None = None) -> str:
+    """Every raw text of a message, its fallback first, one per line: what checks that a
+    message says something search (rendering would change the mrkdwn)."""
+    texts = [text or ""]
+
+    def collect(value: Any) -> None:
+        if isinstance(value, Mapping):
+            if isinstance(value.get("text"), str):
+                texts.append(value["text"])
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    collect(list(blocks or []))
+    return "\n".join(texts)

@@ -11,7 +11,17 @@ ids included), into the record CloudTrail would deliver:
   `groupOwnerId`, `isEgress`, `cidrIpv4`...), or `null` with `errorCode` `Client.<code>`
   for a failed call;
 - `userIdentity` of the caller (an assumed-role session, with its session issuer),
-  `recipientAccountId` the account that owns the group, a fresh `eventID`, `eventTime` now.
+  `recipientAccountId` the caller's account (which owns the group or prefix list it
+  changed), a fresh `eventID`, `eventTime` now.
+
+The newer query-style calls, ModifySecurityGroupRules and ModifyManagedPrefixList, are
+written as CloudTrail writes those: the request wrapped in `<Action>Request` with the
+API's own capitalised names, each list under its wire name (`SecurityGroupRule`,
+`AddEntry`, `RemoveEntry`) as one object when it has one member and a list otherwise,
+every member numbered by `tag` from 1; the response wrapped in `<Action>Response` with
+`xmlns` and `requestId` (`return`, or the `prefixList` as the call's answer describes it:
+moto says `modify-complete` and the new version where EC2 says `modify-in-progress` and
+the version the call named; sgrevert reads the version from the request).
 """
 
 from __future__ import annotations
@@ -25,11 +35,27 @@ from typing import Any
 
 import boto3
 
+MODIFY_RULES = "ModifySecurityGroupRules"
+MODIFY_PREFIX_LIST = "ModifyManagedPrefixList"
+QUERY_STYLE_OPERATIONS = (MODIFY_RULES, MODIFY_PREFIX_LIST)
 WATCHED_OPERATIONS = (
     "AuthorizeSecurityGroupIngress",
     "AuthorizeSecurityGroupEgress",
     "RevokeSecurityGroupIngress",
     "RevokeSecurityGroupEgress",
+    *QUERY_STYLE_OPERATIONS,
+)
+EC2_XMLNS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+# The prefix list as CloudTrail's ModifyManagedPrefixList response carries it.
+_PREFIX_LIST_FIELDS = (
+    "PrefixListId",
+    "AddressFamily",
+    "State",
+    "PrefixListArn",
+    "PrefixListName",
+    "MaxEntries",
+    "Version",
+    "OwnerId",
 )
 DEFAULT_SOURCE_IP = "198.51.100.24"  # TEST-NET-2: where the people making changes sit
 _PARAMS = "sandbox_trail_params"
@@ -72,6 +98,47 @@ def request_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
             for key in _PERMISSION_SETS:
                 item.setdefault(key, {})
     return shaped
+
+
+def _query_value(shape: Any, value: Any) -> Any:
+    """A boto3 value -> the query-style request form, guided by its botocore shape."""
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        shaped: dict[str, Any] = {}
+        for name, item in value.items():
+            member = shape.members[name]
+            shaped[member.serialization.get("name", name)] = _query_value(member, item)
+        return shaped
+    if shape.type_name == "list" and isinstance(value, list):
+        items = [_query_value(shape.member, item) for item in value]
+        if shape.member.type_name == "structure":
+            # EC2 numbers the members of a query list; CloudTrail keeps the number as `tag`.
+            items = [{**item, "tag": index} for index, item in enumerate(items, start=1)]
+        return items[0] if len(items) == 1 else items
+    return value
+
+
+def query_request_parameters(
+    operation: str, input_shape: Any, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """boto3 keyword arguments -> CloudTrail `requestParameters` for a query-style EC2
+    call (ModifySecurityGroupRules, ModifyManagedPrefixList)."""
+    kept = {k: v for k, v in params.items() if k != "DryRun"}
+    return {f"{operation}Request": _query_value(input_shape, kept)}
+
+
+def query_response_elements(
+    operation: str, parsed: Mapping[str, Any], request_id: str
+) -> dict[str, Any]:
+    """A parsed query-style response -> CloudTrail `responseElements`."""
+    answer: dict[str, Any] = {"xmlns": EC2_XMLNS, "requestId": request_id}
+    if "Return" in parsed:
+        answer["return"] = bool(parsed["Return"])
+    described = parsed.get("PrefixList")
+    if described:
+        answer["prefixList"] = {
+            _camel(key): described[key] for key in _PREFIX_LIST_FIELDS if key in described
+        }
+    return {f"{operation}Response": answer}
 
 
 def _rule_element(rule: Mapping[str, Any], owner: str) -> dict[str, Any]:
@@ -191,7 +258,7 @@ class Trail:
             context: dict[str, Any],
             **_: Any,
         ) -> None:
-            self._add(identity, region, model.name, context, parsed)
+            self._add(identity, region, model, context, parsed)
 
         return record
 
@@ -199,10 +266,13 @@ class Trail:
         self,
         identity: dict[str, Any],
         region: str,
-        operation: str,
+        model: Any,
         context: Mapping[str, Any],
         parsed: Mapping[str, Any],
     ) -> None:
+        operation: str = model.name
+        query_style = operation in QUERY_STYLE_OPERATIONS
+        params = context.get(_PARAMS, {})
         account = identity["accountId"]
         metadata = parsed.get("ResponseMetadata", {})
         request_id = str(
@@ -219,13 +289,19 @@ class Trail:
             "awsRegion": region,
             "sourceIPAddress": self._source_ip,
             "userAgent": context.get(_USER_AGENT, "aws-sdk"),
-            "requestParameters": request_parameters(context.get(_PARAMS, {})),
+            "requestParameters": (
+                query_request_parameters(operation, model.input_shape, params)
+                if query_style
+                else request_parameters(params)
+            ),
         }
         error = parsed.get("Error")
         if error:
             record["errorCode"] = f"Client.{error.get('Code', 'Unknown')}"
             record["errorMessage"] = str(error.get("Message", ""))
             record["responseElements"] = None
+        elif query_style:
+            record["responseElements"] = query_response_elements(operation, parsed, request_id)
         else:
             record["responseElements"] = response_elements(parsed, account, request_id)
         record.update(

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from sandbox import demo
-from sandbox.servers import ALICE, BOB, MALLORY, Sandbox
+from sandbox.org import OFFICE_CIDRS
+from sandbox.servers import ALICE, BOB, DAVE, ERIN, FRANK, MALLORY, Sandbox
 from sgrevert.model import State
-from tests.e2e.story import authorize, buttons, posted_event_ids, rule_ids
+from tests.e2e.story import (
+    add_to_prefix_list,
+    authorize,
+    buttons,
+    described_rule,
+    modify_rule,
+    posted_event_ids,
+    prefix_list_entries,
+    rule_ids,
+    shown,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +86,85 @@ def test_deny_reverts_exactly_the_denied_rules_and_approve_keeps_them(box: Sandb
     assert reverts[0].errors == []
 
 
+def test_deny_restores_a_widened_rule_to_its_recorded_earlier_value(box: Sandbox) -> None:
+    """Given tcp 22 from 10.0.0.0/8 on web, its Authorize recorded by an earlier detector
+    run, when erin widens it in place to 0.0.0.0/0 and alice denies the modification,
+    then the message showed before -> after and the rule, by its id, is 10.0.0.0/8 again
+    while every other rule stays."""
+    bastion = authorize(
+        box, "web", "10.0.0.0/8", 22, who=FRANK.email, description="bastion subnets"
+    )
+    box.deliver_trail()
+    assert box.run_detector()["recorded"] == 1
+    (rule_id,) = bastion.rule_ids
+    existing = rule_ids(box, "web")
+
+    widened = modify_rule(box, "web", rule_id, "0.0.0.0/0", 22, who=ERIN.email)
+    assert box.deliver_trail() == 1
+    report = box.run_detector()
+    assert (report["recorded"], report["posted"]) == (1, 1)
+    assert described_rule(box, "web", rule_id)["CidrIpv4"] == "0.0.0.0/0"
+    text = shown(box, widened.event_id)
+    message = box.posted(widened.event_id).message
+    assert buttons(message.blocks) == ["approve", "deny"]
+    answer = box.click(widened.event_id, "deny", ALICE)
+    assert answer.status_code == 200, answer.text
+    box.wait_for_reverts()
+
+    # Then the message said what the rule was and what it became, on one line
+    assert any(
+        "10.0.0.0/8" in line and "→" in line and "0.0.0.0/0" in line for line in text.splitlines()
+    ), text
+    # and the earlier value came from the Authorize's record (its change or its snapshot)
+    record = box.record(widened.event_id)
+    (prior,) = record.change.prior
+    assert (prior.rule.rule_id, prior.rule.source) == (rule_id, "10.0.0.0/8")
+    assert prior.source == bastion.event_id
+    # and Deny restored the rule in place, by its id, description included
+    assert record.state is State.REVERTED, record.outcome
+    assert record.decided_by == ALICE.id
+    restored = described_rule(box, "web", rule_id)
+    assert (restored["IpProtocol"], restored["FromPort"], restored["ToPort"]) == ("tcp", 22, 22)
+    assert restored["CidrIpv4"] == "10.0.0.0/8"
+    assert restored.get("Description") == "bastion subnets"
+    assert rule_ids(box, "web") == existing
+    assert buttons(box.posted(widened.event_id).message.blocks) == []
+
+
+def test_deny_removes_exactly_the_entry_added_to_a_prefix_list(box: Sandbox) -> None:
+    """Given the offices' prefix list, referenced by rules on web (tcp 8443) and batch
+    (tcp 22), when dave adds 0.0.0.0/0 to it and bob denies, then the message named the
+    list, the CIDR and the referencing groups with their ports, and only that entry is
+    gone: the office CIDRs and every rule stay."""
+    offices = box.org.prefix_lists["offices"]
+    web, batch = box.org.groups["web"], box.org.groups["batch"]
+    rules = {key: rule_ids(box, key) for key in ("web", "batch")}
+
+    added = add_to_prefix_list(box, "offices", "0.0.0.0/0", who=DAVE.email)
+    assert prefix_list_entries(box, "offices") == {c for c, _ in OFFICE_CIDRS} | {"0.0.0.0/0"}
+    assert box.deliver_trail() == 1
+    report = box.run_detector()
+    assert (report["recorded"], report["posted"]) == (1, 1)
+    text = shown(box, added.event_id)
+    assert buttons(box.posted(added.event_id).message.blocks) == ["approve", "deny"]
+    answer = box.click(added.event_id, "deny", BOB)
+    assert answer.status_code == 200, answer.text
+    box.wait_for_reverts()
+
+    # Then the message named the list, the added CIDR and the groups whose rules use it
+    assert offices.name in text and "0.0.0.0/0" in text
+    for group, port in ((web, "8443"), (batch, "22")):
+        assert group.group_id in text or f"`{group.name}`" in text, text
+        assert port in text
+    # and the change is reverted: exactly the added entry removed
+    record = box.record(added.event_id)
+    assert record.state is State.REVERTED, record.outcome
+    assert record.decided_by == BOB.id
+    assert prefix_list_entries(box, "offices") == {c for c, _ in OFFICE_CIDRS}
+    assert {key: rule_ids(box, key) for key in ("web", "batch")} == rules
+    assert buttons(box.posted(added.event_id).message.blocks) == []
+
+
 def test_the_demo_tells_the_story_and_exits_0(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -94,7 +185,16 @@ def test_the_demo_tells_the_story_and_exits_0(
     assert "Attached to nothing: the rule has no effect until the group is used" in out.out
     for who in ("@erin", "@carol", "@dave", "@frank"):
         assert f"By {who} via" in out.out
-    assert "every actor mentioned: @erin, @carol, @dave, @frank" in out.out
+    assert "every actor mentioned: @erin, @carol, @frank, @dave" in out.out
+    # and the later edits: the widened rule shown before -> after and restored, the prefix
+    # list's added entry shown with the groups it opens and removed, the offices kept
+    lines = out.out.splitlines()
+    assert any(re.search(r"10\.0\.0\.0/8 → .*0\.0\.0\.0/0", line) for line in lines)
+    assert any("(web): tcp 8443" in line for line in lines)
+    assert any("(batch): tcp 22" in line for line in lines)
+    assert "+ now       tcp 22 from 10.0.0.0/8  (bastion subnets)" in out.out
+    assert "0.0.0.0/0 removed from corp-offices, the office CIDRs kept" in out.out
+    assert "5 changes detected" in out.out
     assert ":globe_with_meridians:" not in out.out  # every emoji sgrevert posts is drawn
     assert "\033[" not in out.out  # no colour when asked for none
     logs = log.read_text()  # the handlers' logs went to the file, not the terminal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.render import Renderer
+from sandbox.render import Renderer, message_texts
 
 
 def test_mrkdwn_becomes_plain_text() -> None:
@@ -87,3 +87,32 @@ def test_the_context_section_draws_its_emoji_and_names_the_mentioned_developer()
 def test_an_arn_is_not_taken_for_an_emoji() -> None:
     arn = "arn:aws:sts::123456789012:assumed-role/developer/erin.dev@example.com"
     assert Renderer().mrkdwn(arn) == arn
+
+
+def test_message_texts_gathers_every_raw_text_of_the_blocks_after_the_fallback() -> None:
+    """Given a message with a header, a section with fields and a button, when its texts
+    are gathered, then each raw text comes once, fallback first, mrkdwn untouched."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "1 rule modified"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "`tcp 22` from `10.0.0.0/8` → `0.0.0.0/0`"},
+            "fields": [{"type": "mrkdwn", "text": "*Account*\n`111122223333`"}],
+        },
+        {
+            "type": "actions",
+            "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Deny"}}],
+        },
+    ]
+
+    texts = message_texts(blocks, "fallback")
+
+    assert texts.splitlines() == [
+        "fallback",
+        "1 rule modified",
+        "`tcp 22` from `10.0.0.0/8` → `0.0.0.0/0`",
+        "*Account*",
+        "`111122223333`",
+        "Deny",
+    ]
+    assert message_texts(None, None) == ""
