@@ -50,6 +50,52 @@ class State(StrEnum):
 DECIDED_STATES = frozenset({State.APPROVED, State.DENIED, State.REVERTED})
 
 
+class Step(StrEnum):
+    """A transition in a change's history (see `Transition`)."""
+
+    POSTED = "posted"  # the detector posted it to Slack
+    DECIDED = "decided"  # approved or denied, by a person, a policy or the CLI
+    ALLOWED_UNTIL = "allowed_until"  # approved for a while: `until` is the deadline
+    EXTENDED = "extended"  # a temporary approval's deadline moved to `until`
+    MADE_PERMANENT = "made_permanent"  # a temporary approval kept for good
+    REMINDED = "reminded"  # the approver was reminded that `until` is near
+    EXPIRED = "expired"  # a temporary approval's deadline passed: it is being reverted
+    REVERTED = "reverted"  # the undo finished
+    FAILED = "failed"  # the undo failed; `why` says why
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of a change's history: what happened, when, by whom, and why."""
+
+    step: Step
+    at: datetime
+    by: str | None = None  # Slack user id, "cli:<principal>", "policy:<rule>", "expiry:<U…>"
+    why: str | None = None  # in words: "approved", "for 1 h", the revert's outcome…
+    until: datetime | None = None  # the deadline the step set (allowed until, extended)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"step": self.step.value, "at": iso(self.at)}
+        if self.by is not None:
+            data["by"] = self.by
+        if self.why is not None:
+            data["why"] = self.why
+        if self.until is not None:
+            data["until"] = iso(self.until)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transition:
+        until = data.get("until")
+        return cls(
+            step=Step(str(data["step"])),
+            at=parse_time(str(data["at"])),
+            by=data.get("by"),
+            why=data.get("why"),
+            until=parse_time(str(until)) if until else None,
+        )
+
+
 @dataclass(frozen=True)
 class Rule:
     """One security-group rule: a single source for a single protocol/port range."""
@@ -302,6 +348,16 @@ class ChangeRecord:
     note: str | None = None  # why the policy ignored, held back or reverted it
     batch: str | None = None  # the group message it was posted in, if any
     context: ChangeContext | None = None  # read at post time; None on older records
+    # APPROVED for a while: when the approval expires (None: permanent, or not approved).
+    approved_until: datetime | None = None
+    reminded_for: datetime | None = None  # the deadline whose reminder was sent
+    history: tuple[Transition, ...] = ()  # oldest first; empty on older records
+    history_posted: int = 0  # how many of `history` are in the message's thread
+
+    @property
+    def temporary(self) -> bool:
+        """Approved for a while, not for good."""
+        return self.state is State.APPROVED and self.approved_until is not None
 
     @property
     def event_id(self) -> str:
