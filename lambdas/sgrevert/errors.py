@@ -39,6 +39,19 @@ class NotDecidable(SgrevertError):
         self.record = record
 
 
+class NotTemporary(SgrevertError):
+    """A step on an approval for a while (extend, keep, revert now, expire, remind) found the
+    change no longer approved until that deadline: extended, kept, reverted or decided."""
+
+    def __init__(self, record: ChangeRecord) -> None:
+        until = record.approved_until.isoformat() if record.approved_until else "no deadline"
+        super().__init__(
+            f"change {record.event_id} is {record.state.value} ({until}), not approved until "
+            "the deadline asked about"
+        )
+        self.record = record
+
+
 class LakeQueryError(SgrevertError):
     """A CloudTrail Lake query ended FAILED/CANCELLED/TIMED_OUT or did not finish in time."""
 

@@ -23,7 +23,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sgrevert.deadline import answer_deadline
 from sgrevert.responder import Responder
-from sgrevert.selfinvoke import BadRevertEvent, ShowJob, TellJob, is_own_event, job_from_event
+from sgrevert.selfinvoke import (
+    BadRevertEvent,
+    RevertJob,
+    ShowJob,
+    TellJob,
+    is_own_event,
+    job_from_event,
+)
 from sgrevert.slack_request import apigw_response, from_apigw_event
 
 logger = Logger(service="sgrevert-respond")
@@ -61,7 +68,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return responder().show(job)
         if isinstance(job, TellJob):
             return responder().tell(job)
-        return responder().revert(job)
+        if isinstance(job, RevertJob):
+            return responder().revert(job)
+        return responder().on_time(job)
     event = event if isinstance(event, dict) else {}
     deadline = answer_deadline(event)  # first, so the time spent below counts
     function_arn = getattr(context, "invoked_function_arn", None)

@@ -16,17 +16,32 @@ rate-limiting), an Approve hands the edit over the same way:
 reply to the clicker ("already decided by …") that did not fit is handed over too:
 
     {"sgrevert": "tell", "channel": "C…", "user": "U…", "text": "<the reply>"}
+
+An approval for a while ends with an EventBridge Scheduler one-time schedule that invokes
+this function with the expiry of that change (or group) at that deadline, and reminds its
+approver shortly before with another; the detector's scheduled run sends the same events
+for any that are overdue:
+
+    {"sgrevert": "expire", "event_id": "<eventID or g:<batch id>>", "deadline": "<UTC ISO>"}
+    {"sgrevert": "remind", "event_id": "<eventID or g:<batch id>>", "deadline": "<UTC ISO>"}
+
+A change's history steps are posted as replies in its message's thread; those a click had
+no time left for are handed over:
+
+    {"sgrevert": "thread", "event_id": "<eventID or g:<batch id>>"}
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sgrevert.errors import SgrevertError
+from sgrevert.model import iso, parse_time
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
@@ -35,6 +50,9 @@ MARKER = "sgrevert"
 REVERT = "revert"
 SHOW = "show"
 TELL = "tell"
+EXPIRE = "expire"
+REMIND = "remind"
+THREAD = "thread"
 _ACCEPTED = 202  # what Invoke answers to an accepted asynchronous invocation
 
 
@@ -105,11 +123,71 @@ class TellJob:
         return cls(channel=channel, user=user, text=text)
 
 
-Job = RevertJob | ShowJob | TellJob
-_JOBS: dict[str, type[RevertJob] | type[ShowJob] | type[TellJob]] = {
+@dataclass(frozen=True)
+class _DeadlineJob:
+    """A step due at an approval's deadline: the change (or `g:<batch id>`) and the
+    deadline it is about, so a change since extended or kept is told apart."""
+
+    event_id: str
+    deadline: datetime
+    kind: ClassVar[str] = ""
+
+    def to_event(self) -> dict[str, str]:
+        return {MARKER: self.kind, "event_id": self.event_id, "deadline": iso(self.deadline)}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Self:
+        event_id, deadline = event.get("event_id"), event.get("deadline")
+        if not isinstance(event_id, str) or not event_id:
+            raise BadRevertEvent(f"{cls.kind} event without an event_id")
+        if not isinstance(deadline, str) or not deadline:
+            raise BadRevertEvent(f"{cls.kind} event without a deadline")
+        try:
+            moment = parse_time(deadline)
+        except ValueError:
+            raise BadRevertEvent(f"{cls.kind} event with an unreadable deadline") from None
+        return cls(event_id=event_id, deadline=moment)
+
+
+@dataclass(frozen=True)
+class ExpireJob(_DeadlineJob):
+    """Revert a change approved until `deadline`, if it still is."""
+
+    kind: ClassVar[str] = EXPIRE
+
+
+@dataclass(frozen=True)
+class RemindJob(_DeadlineJob):
+    """Remind the approver of a change approved until `deadline` that the time is near."""
+
+    kind: ClassVar[str] = REMIND
+
+
+@dataclass(frozen=True)
+class ThreadJob:
+    """Post a change's (or a group's) history steps not yet in its message's thread."""
+
+    event_id: str
+
+    def to_event(self) -> dict[str, str]:
+        return {MARKER: THREAD, "event_id": self.event_id}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ThreadJob:
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise BadRevertEvent("thread event without an event_id")
+        return cls(event_id=event_id)
+
+
+Job = RevertJob | ShowJob | TellJob | ExpireJob | RemindJob | ThreadJob
+_JOBS: dict[str, Any] = {
     REVERT: RevertJob,
     SHOW: ShowJob,
     TELL: TellJob,
+    EXPIRE: ExpireJob,
+    REMIND: RemindJob,
+    THREAD: ThreadJob,
 }
 
 
@@ -120,7 +198,8 @@ def is_own_event(event: Any) -> bool:
 
 def job_from_event(event: dict[str, Any]) -> Job:
     """The job in one of this function's own events; BadRevertEvent if it is malformed."""
-    return _JOBS[str(event.get(MARKER))].from_event(event)
+    job: Job = _JOBS[str(event.get(MARKER))].from_event(event)
+    return job
 
 
 class SelfInvoker:
