@@ -9,8 +9,6 @@ only the describe calls (`sgrevert.roles.RoleChain.read_session`)."""
 
 from __future__ import annotations
 
-import json
-
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -99,8 +97,7 @@ class Detector(Construct):
         if settings.policy:
             environment["POLICY"] = settings.policy
         revert_function = self._revert_function_arn(settings)
-        if revert_function:
-            environment["REVERT_FUNCTION_ARN"] = revert_function
+        environment["REVERT_FUNCTION_ARN"] = revert_function
         concurrency = detector_concurrency(settings)
         self.handler = SgrevertFunction(
             self,
@@ -127,15 +124,15 @@ class Detector(Construct):
         if settings.detection.polls_lake:
             self._grant_lake(settings)
         self._grant_context(settings, hub_role_arn)
-        if revert_function:
-            # Policy reverts go to the responder exactly as a Deny click's do.
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="StartPolicyReverts",
-                    actions=["lambda:InvokeFunction"],
-                    resources=[revert_function],
-                )
+        # Policy reverts go to the responder exactly as a Deny click's do, and the sweep's
+        # overdue expiries and missed reminders as their schedules' do.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartResponderJobs",
+                actions=["lambda:InvokeFunction"],
+                resources=[revert_function],
             )
+        )
         if event_queue is not None:
             function.add_event_source(
                 event_sources.SqsEventSource(
@@ -161,13 +158,8 @@ class Detector(Construct):
             ],
         )
 
-    def _revert_function_arn(self, settings: Settings) -> str | None:
-        """The responder, by name, only when the policy reverts without a click."""
-        if (
-            not settings.policy
-            or json.loads(settings.policy).get("auto_revert_at_or_above") is None
-        ):
-            return None
+    def _revert_function_arn(self, settings: Settings) -> str:
+        """The responder, by name: for policy reverts and the sweep of approvals for a while."""
         return cdk.Stack.of(self).format_arn(
             service="lambda",
             resource="function",

@@ -50,6 +50,9 @@ class Responder(Construct):
             environment["HUB_ROLE_ARN"] = hub_role_arn
         if settings.approvers:
             environment["APPROVERS"] = ",".join(settings.approvers)
+        if settings.policy:
+            # The detector's policy: its temporary_approvals are the Allow for… durations.
+            environment["POLICY"] = settings.policy
 
         # Reverts that failed every asynchronous attempt land here (and raise an alarm).
         self.failures = sqs.Queue(

@@ -191,6 +191,12 @@ KEYS: tuple[Key, ...] = (
         "min_risk_to_post, auto_revert_at_or_above, max_messages_per_run, risk, "
         "owner_tag_keys, lower_risk_when_unattached",
     ),
+    Key(
+        "expiry_schedule_group",
+        runtime.DEFAULT_EXPIRY_SCHEDULE_GROUP,
+        "the EventBridge Scheduler schedule group the stack creates for the schedules that "
+        "end approvals for a while",
+    ),
     Key("direct", False, "true: deploy the application stack directly, without the pipeline"),
 )
 
@@ -227,6 +233,7 @@ class Settings:
     log_retention_days: int
     alarm_topic_arn: str | None
     policy: str | None  # validated, as the detector's POLICY (compact JSON)
+    expiry_schedule_group: str
     account: str | None
     region: str | None
     direct: bool
@@ -322,6 +329,11 @@ class _Reader:
             "region": self._text("region", _REGION, "a region such as eu-west-1"),
             "direct": self._flag("direct"),
             "policy": self._policy(),
+            "expiry_schedule_group": self._text(
+                "expiry_schedule_group",
+                runtime.SCHEDULE_GROUP_PATTERN,
+                "a schedule group name (1-64 of 0-9 a-z A-Z . _ -)",
+            ),
         }
         self._require_for(detection, "organization_account_id", "event_data_store", lake=True)
         self._require_for(detection, "organization_id", "target_ous", "target_regions", lake=False)

@@ -12,6 +12,7 @@ from infra.asset import LambdaAsset
 from infra.detector import TIMEOUT as DETECTOR_TIMEOUT
 from infra.detector import Detector, detector_concurrency
 from infra.event_intake import EventIntake
+from infra.expiry import Expiry
 from infra.forwarders import ForwarderStackSet
 from infra.hub import HubRole
 from infra.monitoring import Monitoring
@@ -69,6 +70,18 @@ class SgrevertStack(cdk.Stack):
             table=self.changes,
             secret=self.secret,
             hub_role_arn=hub_role_arn,
+        )
+        self.expiry = Expiry(
+            self,
+            "Expiry",
+            group_name=settings.expiry_schedule_group,
+            responder=self.responder.handler,
+            log_groups={
+                "Detector": self.detector.handler.log_group,
+                "Responder": self.responder.handler.log_group,
+            },
+            alarm_topic_arn=settings.alarm_topic_arn,
+            metric_namespace=f"sgrevert/{settings.stack_name}",
         )
         self.api = SlackApi(
             self,

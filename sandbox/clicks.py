@@ -1,8 +1,9 @@
-"""A button click as Slack sends it: a signed `block_actions` form POST to the Request URL.
+"""A click as Slack sends it: a signed `block_actions` form POST to the Request URL.
 
-The payload is built from the message as posted (the button must be on it, as in
-Slack), signed with slack_sdk's `SignatureVerifier.generate_signature` over the exact
-body, and POSTed over HTTP.
+The payload is built from the message as posted (the button or select must be on it, as
+in Slack; a select's click carries the option chosen as `selected_option`), signed with
+slack_sdk's `SignatureVerifier.generate_signature` over the exact body, and POSTed over
+HTTP.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class NoSuchButton(LookupError):
 
 
 def find_button(blocks: Sequence[Mapping[str, Any]] | None, action_id: str) -> dict[str, Any]:
-    """The button with `action_id` in a message's actions blocks, with its block id."""
+    """The button (or select) with `action_id` in a message's actions blocks, with its
+    block id."""
     for block in blocks or []:
         if block.get("type") != "actions":
             continue
@@ -41,6 +43,15 @@ def find_button(blocks: Sequence[Mapping[str, Any]] | None, action_id: str) -> d
             if element.get("action_id") == action_id:
                 return {**element, "block_id": block.get("block_id")}
     raise NoSuchButton(f"the message has no {action_id!r} button")
+
+
+def find_option(select: Mapping[str, Any], option: str) -> dict[str, Any]:
+    """The option of a static_select whose text (`1 h`, `+1 h`) or value is `option`."""
+    for choice in select.get("options", []):
+        if option in (choice.get("value"), (choice.get("text") or {}).get("text")):
+            return dict(choice)
+    shown = [(c.get("text") or {}).get("text") for c in select.get("options", [])]
+    raise NoSuchButton(f"{select.get('action_id')!r} has no option {option!r} (it has {shown})")
 
 
 def block_actions_payload(
@@ -52,10 +63,29 @@ def block_actions_payload(
     blocks: Sequence[Mapping[str, Any]] | None,
     action_id: str,
     response_url: str,
+    option: str | None = None,
+    thread_ts: str | None = None,
 ) -> dict[str, Any]:
-    """What Slack sends when `user` clicks the button `action_id` on the message `ts`."""
+    """What Slack sends when `user` clicks the button `action_id` on the message `ts`, or
+    chooses `option` (its text or value) in the static_select `action_id`. `thread_ts`: the
+    message is a reply in that thread (a reminder)."""
     button = find_button(blocks, action_id)
-    action_ts = f"{time.time():.6f}"
+    action, state = _action(button, option)
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": channel,
+        "is_ephemeral": False,
+    }
+    message: dict[str, Any] = {
+        "type": "message",
+        "subtype": "bot_message",
+        "ts": ts,
+        "text": text or "",
+        "blocks": list(blocks or []),
+    }
+    if thread_ts is not None:
+        container["thread_ts"] = message["thread_ts"] = thread_ts
     return {
         "type": "block_actions",
         "user": {
@@ -66,38 +96,47 @@ def block_actions_payload(
         },
         "api_app_id": "A0SGREVERT",
         "token": "deprecated-verification-token",
-        "container": {
-            "type": "message",
-            "message_ts": ts,
-            "channel_id": channel,
-            "is_ephemeral": False,
-        },
+        "container": container,
         "trigger_id": f"{secrets.randbelow(10**12)}.{secrets.token_hex(8)}",
         "team": TEAM,
         "enterprise": None,
         "is_enterprise_install": False,
         "channel": {"id": channel, "name": "security-changes"},
-        "message": {
-            "type": "message",
-            "subtype": "bot_message",
-            "ts": ts,
-            "text": text or "",
-            "blocks": list(blocks or []),
-        },
-        "state": {"values": {}},
+        "message": message,
+        "state": {"values": state},
         "response_url": response_url,
-        "actions": [
-            {
-                "type": button.get("type", "button"),
-                "action_id": action_id,
-                "block_id": button.get("block_id"),
-                "text": button.get("text"),
-                "value": button.get("value"),
-                "style": button.get("style"),
-                "action_ts": action_ts,
-            }
-        ],
+        "actions": [action],
     }
+
+
+def _action(
+    element: Mapping[str, Any], option: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `actions[0]` of a click on `element`, and the `state.values` Slack sends with it
+    (a select's chosen option is in both)."""
+    kind = element.get("type", "button")
+    common = {
+        "type": kind,
+        "action_id": element.get("action_id"),
+        "block_id": element.get("block_id"),
+        "action_ts": f"{time.time():.6f}",
+    }
+    if kind != "static_select":
+        if option is not None:
+            raise NoSuchButton(f"{element.get('action_id')!r} is a {kind}, it has no options")
+        button = {
+            "text": element.get("text"),
+            "value": element.get("value"),
+            "style": element.get("style"),
+        }
+        return {**common, **button}, {}
+    if option is None:
+        raise NoSuchButton(f"{element.get('action_id')!r} is a select: choose an option")
+    chosen = find_option(element, option)
+    action = {**common, "selected_option": chosen, "placeholder": element.get("placeholder")}
+    chosen_state = {"type": kind, "selected_option": chosen}
+    state = {str(element.get("block_id")): {str(element.get("action_id")): chosen_state}}
+    return action, state
 
 
 def signed_request(

@@ -11,7 +11,12 @@ the approved bastion rule in place to 0.0.0.0/0 (ModifySecurityGroupRules) and s
 adds 0.0.0.0/0 to the offices' prefix list that two groups' rules reference
 (ModifyManagedPrefixList); the detector posts the rule as before -> after and the list
 with the groups it opens; both are denied; the responder restores the rule to its
-recorded value and removes exactly the added entry.
+recorded value and removes exactly the added entry. Last, the third choice: erin opens SSH
+to the world again, "for an hour, to debug", and alice picks Allow for… 1 h; the sandbox's
+clock is moved ahead (not waited for): 55 minutes on, the reminder's EventBridge Scheduler
+schedule fires and the thread mentions alice; past the deadline, the expiry's schedule
+fires and the responder reverts the rule as alice's approval expiring, the thread holding
+every step.
 
 Every step talks over HTTP to real boto3/slack_sdk clients and the real handlers.
 Exits 0 when the story ends as it should; otherwise 1, naming the step and why.
@@ -28,6 +33,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +41,7 @@ from sandbox.org import BASTION_SSH, Group, PrefixList, RuleView
 from sandbox.render import Renderer, message_texts
 from sandbox.servers import ALICE, BOB, CAROL, DAVE, ERIN, FRANK, MALLORY, USERS, Developer, Sandbox
 from sgrevert.context import AttachmentKind, Attachments, ChangeContext
-from sgrevert.model import State
+from sgrevert.model import State, Step
 
 DEFAULT_LOG = Path(tempfile.gettempdir()) / "sgrevert-demo" / "handlers.log"
 
@@ -56,6 +62,17 @@ class Call:
     who: Developer
     event_id: str
     rule_ids: tuple[str, ...]  # the rules it added or modified
+
+
+@dataclass(frozen=True)
+class ForAnHour:
+    """The change allowed for an hour: when its reminder and its expiry fired, and how
+    far the clock was moved."""
+
+    call: Call
+    reminded: datetime
+    expired: datetime
+    moved: timedelta
 
 
 class Demo:
@@ -244,6 +261,7 @@ class Demo:
             self._check_rules(before, after, revoked)
 
         widened, opened = self._widen(box, bastion)
+        debug = self._for_an_hour(box)
 
         elapsed = time.monotonic() - self.started
         self.section("Summary")
@@ -266,6 +284,12 @@ class Demo:
         self.ok(
             f"denied by bob: {opened.label}: 0.0.0.0/0 removed from {offices.name}, "
             f"the office CIDRs kept (ModifyManagedPrefixList)"
+        )
+        self.ok(
+            f"allowed by alice for 1 h: {debug.call.label}: alice (and erin) reminded in the "
+            f"thread at {_hhmm(debug.reminded)}, reverted at {_hhmm(debug.expired)} by the "
+            f"expiry's schedule as expiry:alice; the clock moved {_minutes(debug.moved)} "
+            "ahead, not waited for"
         )
         self.ok("every other rule and entry untouched")
         self.line(f"handler logs: {self.log_path}")
@@ -496,6 +520,169 @@ class Demo:
         )
         return widened, opened
 
+    # -- later still: allowed for an hour, reminded, expired -----------------------------------
+
+    def _for_an_hour(self, box: Sandbox) -> ForAnHour:
+        """The third choice: SSH to the world again, allowed for 1 h this time. The
+        sandbox's clock is moved past the reminder, then past the deadline, and each time
+        what the EventBridge Scheduler schedules do when they fire is checked."""
+        web = box.org.groups["web"]
+        self.section('Later: SSH to the world again, "for an hour, to debug"')
+        label = "SSH from anywhere on web, to debug"
+        step = f"make the change '{label}'"
+        with self.step(step):
+            before = len(box.trail.records)
+            answer = box.developer_ec2("web", ERIN.email).authorize_security_group_ingress(
+                GroupId=web.group_id,
+                IpPermissions=[
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 22,
+                        "ToPort": 22,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "debugging, 1 h"}],
+                    }
+                ],
+            )
+            records = box.trail.records[before:]
+            self.expect(step, len(records) == 1, f"{len(records)} CloudTrail records")
+        ids = tuple(r["SecurityGroupRuleId"] for r in answer.get("SecurityGroupRules", []))
+        call = Call(label, "web", ERIN, str(records[0]["eventID"]), ids)
+        self.line(f"{ERIN.email:<22} {label}")
+        self.line(self.r.style("dim", f"rule ids {', '.join(ids)}"), indent=25)
+        with self.step("deliver the CloudTrail record and run the detector"):
+            box.deliver_trail()
+            report = box.run_detector()
+        self.expect(
+            "deliver the CloudTrail record and run the detector",
+            report["recorded"] == 1 and report["posted"] == 1,
+            f"expected 1 change recorded and posted, got {report}",
+        )
+        self.ok("revertsg-1 recorded it and posted it to Slack, with Allow for… beside Approve")
+        with self.step(f"read the Slack message for {label}"):
+            posted = box.posted(call.event_id).message
+        self._show_tail(label, posted.blocks, posted.text)  # its context: as the first SSH's
+
+        self.section("Allow for… 1 h (a static_select click -> API Gateway -> revertsg-2)")
+        self._click(box, call, "approve_for", ALICE, "allows for 1 h", option="1 h")
+        step = "allow it for 1 h"
+        with self.step(step):
+            box.wait_for_reverts()  # anything the click handed over
+            record = box.record(call.event_id)
+            posted = box.posted(call.event_id).message
+            said = message_texts(posted.blocks, posted.text)
+            schedules = box.schedules()
+        deadline = record.approved_until
+        self.expect(
+            step,
+            record.state is State.APPROVED and deadline is not None,
+            f"state is {record.state.value}, approved until {deadline}",
+        )
+        assert deadline is not None
+        self.expect(
+            step,
+            f"Allowed by <@{ALICE.id}> until" in said and "(1 h)" in said,
+            "the message does not say it is allowed by alice until the deadline (1 h)",
+        )
+        self._show_tail(label, posted.blocks, posted.text)
+        kinds = sorted(str(s.event.get("sgrevert")) for s in schedules if isinstance(s.event, dict))
+        self.expect(
+            step,
+            kinds == ["expire", "remind"]
+            and all(s.target_arn == box.respond_arn and s.delete_after for s in schedules),
+            f"expected an expiry and a reminder schedule invoking revertsg-2, got {schedules}",
+        )
+        self.line(
+            f"EventBridge Scheduler (moto), group {box.schedule_group}: one-time schedules "
+            "invoking revertsg-2 through the scheduler role, deleted once fired"
+        )
+        for schedule in schedules:
+            self.line(
+                f"{schedule.name}  at({schedule.at:%Y-%m-%dT%H:%M:%S}) UTC  "
+                + self.r.style("dim", f"input {schedule.input}"),
+                indent=4,
+            )
+
+        started = box.clock()
+        self.section("The sandbox's clock moves 55 minutes ahead (no waiting)")
+        step = "remind alice before the deadline"
+        with self.step(step):
+            fired = box.advance(timedelta(minutes=55))
+            record = box.record(call.event_id)
+            thread = box.thread(call.event_id)
+        reminders = [f for f in fired if f.schedule.name.startswith("remind-") and f.delivered]
+        self.expect(
+            step,
+            len(fired) == 1 and len(reminders) == 1,
+            f"expected the reminder's schedule to fire once, fired {fired}",
+        )
+        reminded = reminders[0].fired_at
+        self.ok(
+            f"{reminders[0].schedule.name} fired at {_hhmm(reminded)}: revertsg-2 invoked "
+            "asynchronously with its input; the schedule deleted itself"
+        )
+        reply = thread[-1] if thread else None
+        self.expect(
+            step,
+            reply is not None and f"<@{ALICE.id}>" in (reply.text or ""),
+            "no reminder mentioning alice in the message's thread",
+        )
+        self.expect(
+            step,
+            record.state is State.APPROVED and set(ids) <= {v.rule_id for v in box.rules("web")},
+            f"state is {record.state.value} before the deadline, not APPROVED with its rule",
+        )
+        assert reply is not None
+        self.line("in the message's thread:")
+        self._show_message(reply.blocks, reply.text)
+
+        self.section("The clock moves 10 minutes more: past the deadline")
+        step = "expire the approval at its deadline"
+        with self.step(step):
+            fired = box.advance(timedelta(minutes=10))
+            record = box.record(call.event_id)
+            posted = box.posted(call.event_id).message
+            said = message_texts(posted.blocks, posted.text)
+            thread = box.thread(call.event_id)
+            rules = {v.rule_id for v in box.rules("web")}
+            left = box.schedules()
+        expiries = [f for f in fired if f.schedule.name.startswith("expire-") and f.delivered]
+        self.expect(
+            step,
+            len(fired) == 1 and len(expiries) == 1,
+            f"expected the expiry's schedule to fire once, fired {fired}",
+        )
+        expired = expiries[0].fired_at
+        self.ok(
+            f"{expiries[0].schedule.name} fired at {_hhmm(expired)}: revertsg-2 reverted the "
+            "change as a Deny does"
+        )
+        self.expect(
+            step,
+            record.state is State.REVERTED and record.decided_by == f"expiry:{ALICE.id}",
+            f"state is {record.state.value} decided by {record.decided_by}, expected REVERTED "
+            f"by expiry:{ALICE.id}" + (f" ({record.outcome})" if record.outcome else ""),
+        )
+        self.expect(step, not set(ids) & rules, f"rules {sorted(set(ids) & rules)} still on web")
+        self.expect(step, "expired" in said.lower(), "the message does not say it expired")
+        self.expect(step, not left, f"schedules left after the expiry: {left}")
+        self._show_tail(label, posted.blocks, posted.text)
+        # The thread is the audit trail: a reply for each step after the post itself.
+        steps = [t.step for t in record.history]
+        expected = [Step.POSTED, Step.ALLOWED_UNTIL, Step.REMINDED, Step.EXPIRED, Step.REVERTED]
+        self.expect(
+            step,
+            steps == expected and len(thread) == len(steps) - 1,
+            f"history {[s.value for s in steps]} with {len(thread)} thread replies, expected "
+            f"{[s.value for s in expected]} with a reply for each step after the post",
+        )
+        self.line("the message's thread, its history:")
+        for reply in thread:
+            self._show_message(reply.blocks[:1] if reply.blocks else None, reply.text)
+        self.line(
+            self.r.style("danger", f"- {', '.join(ids)} on web  (tcp 22 from 0.0.0.0/0: revoked)")
+        )
+        return ForAnHour(call, reminded, expired, box.clock() - started)
+
     def _edit(
         self,
         box: Sandbox,
@@ -560,17 +747,35 @@ class Demo:
             + ", ".join(f"@{who.slack.username}" for who in dict.fromkeys(c.who for c in calls)),
         ]
 
-    def _click(self, box: Sandbox, call: Call, action: str, user: Any, verb: str) -> None:
+    def _click(
+        self,
+        box: Sandbox,
+        call: Call,
+        action: str,
+        user: Any,
+        verb: str,
+        *,
+        option: str | None = None,
+    ) -> None:
         step = f"{user.username} clicks {action} on {call.label}"
         with self.step(step):
             started = time.monotonic()
-            answer = box.click(call.event_id, action, user)
+            answer = box.click(call.event_id, action, user, option=option)
             millis = (time.monotonic() - started) * 1000
         self.expect(step, answer.status_code == 200, f"HTTP {answer.status_code} {answer.text}")
         self.line(
             f"{user.username:<8} {verb:<17} {call.label:<44} "
             + self.r.style("dim", f"HTTP {answer.status_code} in {millis:.0f} ms")
         )
+
+    def _show_tail(
+        self, label: str, blocks: Sequence[dict[str, Any]] | None, text: str | None
+    ) -> None:
+        """What changed in a message: the part after its last divider."""
+        shown = list(blocks or [])
+        dividers = [i for i, b in enumerate(shown) if b.get("type") == "divider"]
+        self.line(f"{self.r.style('bold', label)}:")
+        self._show_message(shown[dividers[-1] + 1 :] if dividers else shown, text)
 
     def _show_message(self, blocks: Sequence[dict[str, Any]] | None, text: str | None) -> None:
         bar = self.r.style("dim", "│ ")
@@ -614,6 +819,14 @@ class Demo:
 
 
 _BASTION_CIDR = BASTION_SSH["IpRanges"][0]["CidrIp"]
+
+
+def _hhmm(moment: datetime) -> str:
+    return moment.strftime("%H:%M UTC")
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{round(span.total_seconds() / 60)} minutes"
 
 
 def _list_version(ec2: Any, listed: PrefixList) -> int:

@@ -24,6 +24,9 @@ EMOJI = {
     "leftwards_arrow_with_hook": "↩️ ",
     "warning": "⚠️ ",
     "x": "❌",
+    # approvals for a while: the reminder, the expiry
+    "alarm_clock": "⏰",
+    "stopwatch": "⏱️ ",
     # risk marks, and the context section's
     "rotating_light": "🚨",
     "red_circle": "🔴",
@@ -125,7 +128,8 @@ class Renderer:
         return [f"[{kind} block]"]
 
     def button(self, element: Mapping[str, Any]) -> str:
-        label = f"[ {self.text_object(element.get('text'))} ]"
+        text = self.text_object(element.get("text") or element.get("placeholder"))
+        label = f"[ {text} ▾ ]" if element.get("type") == "static_select" else f"[ {text} ]"
         style = element.get("style")
         return self.style(style, label) if style in ("primary", "danger") else label
 

@@ -7,14 +7,21 @@
 - the Lambda Invoke stand-in running the real responder (`AWS_ENDPOINT_URL_LAMBDA`),
 - the API Gateway stand-in in front of the real responder (Slack's Request URL),
 then builds the organization (sandbox.org), creates the org event data store in the
-management account and, in the security account, the table (`store.create_table`) and
-the Slack secret, and sets the environment the handlers read. The developers whose
-changes the story reviews are members of the Slack workspace too (`DEVELOPERS`, found by
-the email their AWS session is named after), so their changes mention them. On exit it
-stops every server, resets moto and restores the environment exactly.
+management account and, in the security account, the table (`store.create_table`), the
+Slack secret, the expiry schedule group and the scheduler role, and sets the environment
+the handlers read. The developers whose changes the story reviews are members of the Slack
+workspace too (`DEVELOPERS`, found by the email their AWS session is named after), so their
+changes mention them. On exit it stops every server, resets moto and restores the
+environment exactly.
 
 Changes reach the detector on either path: through Lake (`deliver_trail`, then
 `run_detector`) or as EventBridge events in an SQS batch (`deliver_events`).
+
+Time: the responder and the detector keep the sandbox's clock (`clock`, sandbox.clock),
+which runs with real time until `advance(timedelta)` moves it ahead. moto keeps the
+EventBridge Scheduler's schedules but never fires them; `advance` fires what comes due on
+the way, in time order, through `sandbox.scheduler` (the Scheduler's documented one-time
+behaviour), and returns once every invocation it started has finished.
 
 Both functions run in this process, so they share one set of credentials: a session in
 the security account. moto enforces no IAM policy, so the split into the execution roles
@@ -42,18 +49,21 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from sandbox import clicks, eventbridge, moto_ec2
+from sandbox import clicks, eventbridge, moto_ec2, moto_scheduler
 from sandbox.apigw import FORM, ApiGatewayStandIn
+from sandbox.clock import SandboxClock
 from sandbox.context import function_arn
 from sandbox.lake import LakeStandIn
 from sandbox.lambda_api import LambdaStandIn
 from sandbox.org import DEVELOPER_ROLE, HOME_REGION, Organization, RuleView, build_organization
 from sandbox.org import describe_rules as _describe_rules
+from sandbox.scheduler import Firing, OneTime, ScheduleFirer
 from sandbox.service import Service
 from sandbox.slack_api import PostedMessage, SlackStandIn
 from sandbox.trail import Trail
 from sgrevert import detect, people, respond, store
 from sgrevert.model import ChangeRecord, parse_time
+from sgrevert.responder import Responder
 
 CHANNEL = "C0SECCHANGES"
 BOT_TOKEN = "xoxb-sandbox-bot-token"
@@ -63,6 +73,8 @@ DETECT_FUNCTION = "revertsg-1"
 RESPOND_FUNCTION = "revertsg-2"
 DETECT_TIMEOUT_SECONDS = 300.0
 RESPOND_TIMEOUT_SECONDS = 60.0
+SCHEDULE_GROUP = "sgrevert"  # EXPIRY_SCHEDULE_GROUP, as infra/ names it by default
+SCHEDULER_ROLE = "sgrevert-scheduler"
 
 ALICE = clicks.SlackUser("U0ALICE", "alice")  # security engineer, an approver
 BOB = clicks.SlackUser("U0BOB", "bob")  # security engineer, an approver
@@ -112,8 +124,13 @@ class Sandbox(Service):
         binary_media_types: Sequence[str] = (FORM,),
         lookback_minutes: int = 20,
         log_path: Path | None = None,
+        policy: Mapping[str, Any] | None = None,
     ) -> None:
+        """`policy`: the POLICY document the functions read (None: the defaults, which
+        offer Allow for… 1 h, 8 h, 24 h and 7 d)."""
         self.approvers = tuple(approvers)
+        self.policy = dict(policy) if policy is not None else None
+        self.clock = SandboxClock()  # the functions' time; `advance` moves it
         self.lookback_minutes = lookback_minutes
         self.log_path = log_path
         self._binary_media_types = tuple(binary_media_types)
@@ -135,6 +152,9 @@ class Sandbox(Service):
         self.signing_secret = SIGNING_SECRET
         self.detect_arn = ""
         self.respond_arn = ""
+        self.schedule_group = SCHEDULE_GROUP
+        self.scheduler_role_arn = ""
+        self.scheduler: ScheduleFirer
         self._security: boto3.Session
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -154,6 +174,7 @@ class Sandbox(Service):
         _quiet_servers()
 
         moto_ec2.install()  # what moto's EC2 lacks, as the EC2 API documents it
+        moto_scheduler.install()  # and its EventBridge Scheduler, as its API documents it
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
         self._stack.callback(moto.stop)
@@ -189,8 +210,8 @@ class Sandbox(Service):
         )
         self.trail = Trail(self.moto_url)
         self._deploy_stack()
-        self._cold_start()
-        self._stack.callback(self._cold_start)
+        self._stack.callback(self._cold_start, None)
+        self._cold_start(self.clock)
         # First on the way out: let reverts still running finish before their servers go.
         self._stack.callback(self._finish_invocations)
 
@@ -209,6 +230,7 @@ class Sandbox(Service):
         )["ARN"]
         self.detect_arn = function_arn(org.security, HOME_REGION, DETECT_FUNCTION)
         self.respond_arn = function_arn(org.security, HOME_REGION, RESPOND_FUNCTION)
+        self._deploy_expiry()
         credentials = self._security.get_credentials()
         assert credentials is not None
         frozen = credentials.get_frozen_credentials()
@@ -229,7 +251,14 @@ class Sandbox(Service):
             HUB_ROLE_ARN=org.hub_role_arn,
             SPOKE_ROLE_NAME=org.spoke_role_name,
             APPROVERS=",".join(self.approvers),
+            EXPIRY_SCHEDULE_GROUP=self.schedule_group,
+            SCHEDULER_ROLE_ARN=self.scheduler_role_arn,
+            # The responder: where the detector's sweep sends overdue expiries and missed
+            # reminders (and policy reverts), as the schedules do.
+            REVERT_FUNCTION_ARN=self.respond_arn,
         )
+        if self.policy is not None:
+            _set_env(POLICY=json.dumps(self.policy))
         self.lambdas.register(self.respond_arn, respond.handler)
         self.lambdas.register(self.detect_arn, detect.handler)
         self.gateway = self._stack.enter_context(
@@ -240,6 +269,55 @@ class Sandbox(Service):
                 account=org.security,
                 function_timeout_seconds=RESPOND_TIMEOUT_SECONDS,
             )
+        )
+
+    def _deploy_expiry(self) -> None:
+        """As infra/expiry.py deploys it: the schedule group, and the role the Scheduler
+        invokes the responder with (only schedules of this account may use it, and it may
+        only invoke revertsg-2). moto enforces neither policy; the firer assumes the role."""
+        security = self.org.security
+        self._security.client("scheduler", endpoint_url=self.moto_url).create_schedule_group(
+            Name=self.schedule_group
+        )
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "scheduler.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": security}},
+                }
+            ],
+        }
+        invoke = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "InvokeResponder",
+                    "Effect": "Allow",
+                    "Action": "lambda:InvokeFunction",
+                    "Resource": self.respond_arn,
+                }
+            ],
+        }
+        iam = self._security.client("iam", endpoint_url=self.moto_url)
+        self.scheduler_role_arn = iam.create_role(
+            RoleName=SCHEDULER_ROLE,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            Description="EventBridge Scheduler: invokes revertsg-2 when an approval for a "
+            "while ends, or its reminder is due",
+        )["Role"]["Arn"]
+        iam.put_role_policy(
+            RoleName=SCHEDULER_ROLE,
+            PolicyName="InvokeResponder",
+            PolicyDocument=json.dumps(invoke),
+        )
+        self.scheduler = ScheduleFirer(
+            self._security,
+            self.schedule_group,
+            aws_url=self.moto_url,
+            lambda_url=self.lambdas.endpoint_url,
         )
 
     def stop(self) -> None:
@@ -259,10 +337,11 @@ class Sandbox(Service):
             self.lambdas.wait_idle()
 
     @staticmethod
-    def _cold_start() -> None:
-        """Handlers keep settings and clients per process: a new sandbox is a new cold start."""
-        detect.reset()
-        respond.reset()
+    def _cold_start(clock: SandboxClock | None) -> None:
+        """Handlers keep settings and clients per process: a new sandbox is a new cold start,
+        on the sandbox's `clock` (None, on the way out: real time again)."""
+        detect.reset(clock)
+        respond.reset(Responder.from_env(clock=clock) if clock is not None else None)
         people.reset()  # Slack users found by email, kept per workspace URL for the process
         parameters.clear_caches()  # type: ignore[no-untyped-call]
 
@@ -354,9 +433,13 @@ class Sandbox(Service):
         *,
         signing_secret: str | None = None,
         timestamp: int | None = None,
+        option: str | None = None,
+        reply: PostedMessage | None = None,
     ) -> requests.Response:
-        """`user` clicks `action_id` on the change's message: a signed POST to the gateway."""
-        message = self.posted(event_id).message
+        """`user` clicks `action_id` on the change's message (choosing `option` of a menu,
+        by its text), or on `reply`, one of the replies in its thread (a reminder): a
+        signed POST to the gateway."""
+        message = reply or self.posted(event_id).message
         payload = clicks.block_actions_payload(
             user=user,
             channel=message.channel,
@@ -365,6 +448,8 @@ class Sandbox(Service):
             blocks=message.blocks,
             action_id=action_id,
             response_url=self.slack.new_response_url(message.channel, message.ts),
+            option=option,
+            thread_ts=message.thread_ts,
         )
         body, headers = clicks.signed_request(
             payload, signing_secret or self.signing_secret, timestamp
@@ -374,6 +459,31 @@ class Sandbox(Service):
     def wait_for_reverts(self) -> None:
         """Until every asynchronous invocation the responder started has finished."""
         self.lambdas.wait_idle()
+
+    def thread(self, event_id: str) -> list[PostedMessage]:
+        """The replies in the thread of a change's message, oldest first."""
+        record = self.record(event_id)
+        if record.slack_channel is None or record.slack_ts is None:
+            raise SandboxError(f"change {event_id} has not been posted to Slack")
+        return [
+            m
+            for m in self.slack.messages(record.slack_channel)
+            if m.thread_ts == record.slack_ts and m.ts != record.slack_ts
+        ]
+
+    # -- time ------------------------------------------------------------------------------
+
+    def schedules(self) -> list[OneTime]:
+        """The expiry group's one-time schedules still to fire, earliest first."""
+        return self.scheduler.pending()
+
+    def advance(self, by: timedelta) -> list[Firing]:
+        """Let `by` pass: the clock moves ahead, each schedule due on the way fires at its
+        time (earliest first), and this returns once every invocation is finished (a wait
+        for work to end, not for time to pass). Returns the firings, in order."""
+        self.lambdas.wait_idle()  # what is under way finishes at the time it started
+        until = self.clock() + by
+        return self.scheduler.run_until(until, self.clock, self.lambdas.wait_idle)
 
     def rules(self, group_key: str) -> list[RuleView]:
         return _describe_rules(self.org, self.org.groups[group_key])

@@ -12,20 +12,27 @@ A modification shows each rule as before → after (its recorded earlier value, 
 value not on record"); a prefix-list edit the entries it added and removed and the
 security groups whose rules reference the list. What Deny will do is said before the click,
 in the confirmation dialog: revoke, restore, or remove.
+
+Approvals for a while: a decidable change (or group) offers Allow for… (a static_select of
+the policy's durations) beside Approve; once allowed, the message says until when and offers
+Revert now, Extend… and Keep permanently, each value naming the deadline it was shown with,
+so a click on a deadline since moved changes nothing. The thread replies for each history
+step and the reminder before the deadline are here too; their words are in `history_text`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sgrevert import context_text
+from sgrevert import context_text, history_text
 from sgrevert.cloudtrail import direction_known, is_id_only
 from sgrevert.context import ChangeContext
 from sgrevert.context_text import (
     MRKDWN,
-    SLACK_USER,
+    PLAIN,
     account_label,
     entry_words,
     exposure_tag,
@@ -37,7 +44,15 @@ from sgrevert.context_text import (
 )
 from sgrevert.context_text import clip as _clip
 from sgrevert.decidable import narrows
+from sgrevert.durations import (
+    DEFAULT_TEMPORARY_APPROVALS,
+    MAX_DURATION,
+    MIN_DURATION,
+    duration_words,
+)
+from sgrevert.history_text import allowed_words, expired_approver, moment
 from sgrevert.model import (
+    EXPIRY_PREFIX,
     MODIFY_RULES_EVENT,
     PREFIX_LIST_EVENT,
     REVERTIBLE_EVENTS,
@@ -48,11 +63,18 @@ from sgrevert.model import (
     Rule,
     SourceKind,
     State,
+    Step,
+    Transition,
 )
 
 ACTION_APPROVE = "approve"
 ACTION_DENY = "deny"
+ACTION_APPROVE_FOR = "approve_for"  # a static_select: "<id>|<seconds>"
+ACTION_EXTEND = "extend_for"  # a static_select: "<id>|<seconds>|<deadline>"
+ACTION_KEEP = "keep_permanently"  # a button: "<id>|<deadline>"
+ACTION_REVERT_NOW = "revert_now"  # a button: "<id>|<deadline>"
 ACTIONS_BLOCK_ID = "decision"
+VALUE_SEPARATOR = "|"  # never in an event id or a batch value
 
 MAX_BLOCKS = 50
 MAX_FIELDS = 10
@@ -62,6 +84,9 @@ MAX_HEADER_TEXT = 150
 MAX_CONTEXT_TEXT = 3000
 MAX_FALLBACK_TEXT = 300
 MAX_BUTTON_VALUE = 2000
+MAX_OPTIONS = 100  # a static_select's options
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
 MAX_RULE_SECTIONS = 6  # beyond ~150 rules a channel message stops being readable anyway
 
 INFO_REASON = "Removals are shown for information; there is nothing to revert."
@@ -95,8 +120,21 @@ _RISK_ICONS = {
     "medium": ":large_orange_diamond:",
     "low": ":white_circle:",
 }
+EXPIRED_ICON = ":stopwatch:"
+_STEP_ICONS = {
+    Step.ALLOWED_UNTIL: ":white_check_mark:",
+    Step.EXTENDED: ":white_check_mark:",
+    Step.MADE_PERMANENT: ":white_check_mark:",
+    Step.REMINDED: ":alarm_clock:",
+    Step.EXPIRED: EXPIRED_ICON,
+    Step.REVERTED: ":leftwards_arrow_with_hook:",
+    Step.FAILED: ":warning:",
+}
+ALLOW_FOR_WORDS = (
+    "*Allow for…* approves it for a while: at the end it is reverted as a Deny would, unless "
+    "extended or kept."
+)
 MAX_BATCH_LINES = 40  # member lines shown in a group message; the rest are counted
-_SLACK_USER = SLACK_USER
 escape = context_text.escape  # here for the callers that escape their own replies
 _ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 
@@ -107,8 +145,11 @@ class Message:
     blocks: list[dict[str, Any]]
 
 
-def message(record: ChangeRecord) -> Message:
-    """The channel message for a change in its current state."""
+def message(
+    record: ChangeRecord, *, durations: Sequence[timedelta] = DEFAULT_TEMPORARY_APPROVALS
+) -> Message:
+    """The channel message for a change in its current state. `durations` are the policy's
+    `temporary_approvals`, offered by Allow for… and Extend… (none: neither is offered)."""
     change = record.change
     blocks: list[dict[str, Any]] = [
         _header(record),
@@ -118,7 +159,7 @@ def message(record: ChangeRecord) -> Message:
         *_context_blocks(change, record.context),
         {"type": "divider"},
     ]
-    tail = _status_blocks(record)
+    tail = _status_blocks(record, durations)
     room = min(MAX_BLOCKS - len(blocks) - len(tail) - 1, MAX_RULE_SECTIONS)  # one for "…more"
     if change.event_name == PREFIX_LIST_EVENT:
         blocks += _list_blocks(change, record.context, room)
@@ -135,16 +176,42 @@ def notice(text: str) -> Message:
 
 
 def decider(decided_by: str | None) -> str:
-    """Who decided, as mrkdwn: a mention for Slack users, plain words for CLI and policy."""
-    if not decided_by:
-        return "someone"
-    if decided_by.startswith("cli:"):
-        return f"operator {_user_text(decided_by.removeprefix('cli:'), 120)} from the CLI"
-    if decided_by.startswith("policy:"):
-        return f"policy {_user_text(decided_by.removeprefix('policy:'), 120)}"
-    if _SLACK_USER.match(decided_by):
-        return f"<@{decided_by}>"
-    return _user_text(decided_by, 120)
+    """Who decided, as mrkdwn: a mention for Slack users, plain words for CLI, policy and
+    expiry (see `history_text.decider`)."""
+    return history_text.decider(decided_by)
+
+
+def history_reply(record: ChangeRecord, transition: Transition) -> Message | None:
+    """The thread reply for one step of the change's history; None for POSTED (the message
+    itself is the post)."""
+    words = history_text.step_words(record, transition)
+    if words is None:
+        return None
+    icon = _STEP_ICONS.get(transition.step, "")
+    return notice(f"{icon} {words}".lstrip())
+
+
+def reminder_reply(
+    record: ChangeRecord,
+    *,
+    about: str | None = None,
+    now: datetime | None = None,
+    durations: Sequence[timedelta] = DEFAULT_TEMPORARY_APPROVALS,
+) -> Message:
+    """The thread reply before an approval for a while ends: it mentions the approver (and
+    the actor when their Slack user is known) and offers Extend… and Keep permanently, as the
+    message does, for `about` (default: the change; `g:<batch>` for the group message
+    `record` is a member of). `now` (when given) counts the time left."""
+    about = about or record.event_id
+    group = about != record.event_id
+    reply = notice(f":alarm_clock: {history_text.reminder_words(record, now, group=group)}")
+    until = record.approved_until
+    if not record.temporary or until is None:
+        return reply
+    elements = _temporary_elements(about, [record.change], until, durations)
+    elements = [e for e in elements if e["action_id"] != ACTION_REVERT_NOW]
+    block = {"type": "actions", "block_id": f"reminder-{deadline_stamp(until)}"}
+    return Message(text=reply.text, blocks=[*reply.blocks, {**block, "elements": elements}])
 
 
 # -- summary ---------------------------------------------------------------------------------
@@ -359,24 +426,28 @@ def _packed(lines: Sequence[str], max_sections: int) -> tuple[list[dict[str, Any
 # -- state -----------------------------------------------------------------------------------
 
 
-def _status_blocks(record: ChangeRecord) -> list[dict[str, Any]]:
+def _status_blocks(record: ChangeRecord, durations: Sequence[timedelta]) -> list[dict[str, Any]]:
     change = record.change
     who = decider(record.decided_by)
     outcome = _user_text(record.outcome or "", 1500)
     state = record.state
     icon = _STATE_ICONS.get(state, "")
     if state is State.PENDING:
+        allow = _allow_for(record.event_id, durations)
         return [
             _context(
                 f"{icon} Allowed unless denied. *Deny* {_deny_words(change)} "
                 f"in {_code(change.account, 32)} / {_code(change.region, 32)}."
+                + (f" {ALLOW_FOR_WORDS}" if allow else "")
             ),
-            _actions(change, approve=True),
+            _actions(change, approve=True, allow_for=allow),
         ]
     if state is State.INFO:
         return [_context(f"{icon} {_NARROWING_REASONS.get(change.event_name, INFO_REASON)}")]
     if state is State.IGNORED:
         return [_context(f"{icon} {_user_text(record.note or 'Ignored by policy.', 1500)}")]
+    if record.temporary:
+        return _temporary_blocks(record.event_id, record, [change], durations)
     if state is State.APPROVED:
         return [_section(f"{icon} Approved by {who}{_at(record)}.")]
     by_policy = (record.decided_by or "").startswith("policy:")
@@ -391,27 +462,169 @@ def _status_blocks(record: ChangeRecord) -> list[dict[str, Any]]:
                 + f"; {done}"
             )
         ]
+    denied = f"Denied by {who}{_at(record)}"
+    if record.decided_by and record.decided_by.startswith(EXPIRY_PREFIX):
+        icon = EXPIRED_ICON if state is not State.REVERT_FAILED else icon
+        denied = f"{_expired(record.decided_by)}{_at(record)}"
     if state is State.DENIED:
-        return [_section(f"{icon} Denied by {who}{_at(record)}; reverting…")]
+        return [_section(f"{icon} {denied}; reverting…")]
     if state is State.REVERTED:
-        return [_section(f"{icon} Denied by {who}{_at(record)}; {outcome or 'reverted.'}")]
+        return [_section(f"{icon} {denied}; {outcome or 'reverted.'}")]
     # REVERT_FAILED: say what broke and offer Deny again, which retries the revert.
     return [
-        _section(
-            f"{icon} Denied by {who}{_at(record)}, but the revert failed: "
-            f"{outcome or 'no details recorded.'}"
-        ),
+        _section(f"{icon} {denied}, but the revert failed: {outcome or 'no details recorded.'}"),
         _context(f"{_still_there(change)} {_retry_advice(change)}"),
         _actions(change, approve=False),
     ]
 
 
+def _expired(decided_by: str) -> str:
+    """ "Approval by <@U…> expired", for a change its approval's deadline reverted."""
+    return f"Approval by {decider(expired_approver(decided_by))} expired"
+
+
 def _at(record: ChangeRecord) -> str:
-    if record.decided_at is None:
-        return ""
-    epoch = int(record.decided_at.timestamp())
-    stamp = record.decided_at.strftime("%Y-%m-%d %H:%M UTC")
-    return f" <!date^{epoch}^{{date_short_pretty}} at {{time}}|{stamp}>"
+    return f" {moment(record.decided_at)}" if record.decided_at else ""
+
+
+# -- approvals for a while ---------------------------------------------------------------------
+
+
+def _allow_for(about: str, durations: Sequence[timedelta]) -> dict[str, Any] | None:
+    """The Allow for… select of a decidable message; None when no duration is offered or
+    the values would not fit."""
+    return _duration_select(
+        ACTION_APPROVE_FOR,
+        "Allow for…",
+        [(duration_words(d), approve_for_value(about, d)) for d in _offered(durations)],
+    )
+
+
+def _offered(durations: Sequence[timedelta]) -> list[timedelta]:
+    """The durations a select offers: each once, in the policy's order, within the bounds a
+    click is held to, and no more than a select holds."""
+    offered: list[timedelta] = []
+    for duration in durations:
+        if MIN_DURATION <= duration <= MAX_DURATION and duration not in offered:
+            offered.append(duration)
+    return offered[:MAX_OPTIONS]
+
+
+def _duration_select(
+    action_id: str, placeholder: str, options: Sequence[tuple[str, str]]
+) -> dict[str, Any] | None:
+    # An over-long value would make Slack refuse the whole message: no select instead (an
+    # id that long is refused by the click parser anyway).
+    if not options or any(len(value) > MAX_OPTION_VALUE for _, value in options):
+        return None
+    return {
+        "type": "static_select",
+        "action_id": action_id,
+        "placeholder": {"type": "plain_text", "text": placeholder, "emoji": True},
+        "options": [
+            {
+                "text": {"type": "plain_text", "text": _clip(text, MAX_OPTION_TEXT), "emoji": True},
+                "value": value,
+            }
+            for text, value in options
+        ],
+    }
+
+
+def approve_for_value(about: str, duration: timedelta) -> str:
+    """An Allow for… option's value: the change (or `g:<batch>`) and the seconds."""
+    return f"{about}{VALUE_SEPARATOR}{int(duration.total_seconds())}"
+
+
+def extend_value(about: str, duration: timedelta, deadline: datetime) -> str:
+    """An Extend… option's value: the change, the seconds to add, and the deadline shown."""
+    return VALUE_SEPARATOR.join(
+        (about, str(int(duration.total_seconds())), deadline_stamp(deadline))
+    )
+
+
+def deadline_value(about: str, deadline: datetime) -> str:
+    """Revert now's and Keep permanently's value: the change and the deadline shown."""
+    return f"{about}{VALUE_SEPARATOR}{deadline_stamp(deadline)}"
+
+
+def deadline_stamp(deadline: datetime) -> str:
+    """A deadline in a click's value: Unix seconds (UTC). An ISO time would not fit an
+    Extend… option (150 characters) beside a 128-character id and the seconds."""
+    return str(int(deadline.timestamp()))
+
+
+def _temporary_blocks(
+    about: str,
+    record: ChangeRecord,
+    changes: Sequence[Change],
+    durations: Sequence[timedelta],
+    *,
+    count: str = "",
+) -> list[dict[str, Any]]:
+    """An approval for a while (`record`'s, which `changes` share): who allowed it until
+    when, what happens then, and Revert now, Extend… and Keep permanently for `about` (a
+    change or `g:<batch>`)."""
+    deadline = record.approved_until
+    if deadline is None:
+        return []
+    first = changes[0]
+    where = f"in {_code(first.account, 32)} / {_code(first.region, 32)}"
+    then = (
+        f"it is reverted as a Deny would: it {_deny_words(first)} {where}"
+        if len(changes) == 1
+        else f"they are reverted as a Deny would, {where}"
+    )
+    return [
+        _section(f"{_STATE_ICONS[State.APPROVED]} {allowed_words(record)}{count}."),
+        _context(
+            f"{EXPIRED_ICON} At the deadline {then}. *Extend…* moves the deadline; "
+            "*Keep permanently* approves for good."
+        ),
+        {
+            "type": "actions",
+            # A new block for each deadline, so Slack shows Extend… unselected after an edit.
+            "block_id": f"temporary-{deadline_stamp(deadline)}",
+            "elements": _temporary_elements(about, changes, deadline, durations),
+        },
+    ]
+
+
+def _temporary_elements(
+    about: str, changes: Sequence[Change], deadline: datetime, durations: Sequence[timedelta]
+) -> list[dict[str, Any]]:
+    value = deadline_value(about, deadline)[:MAX_BUTTON_VALUE]
+    elements: list[dict[str, Any]] = [
+        {
+            "type": "button",
+            "action_id": ACTION_REVERT_NOW,
+            "text": {"type": "plain_text", "text": "Revert now", "emoji": True},
+            "style": "danger",
+            "value": value,
+            "confirm": _confirm(
+                "Revert now, before the deadline?",
+                deny_confirmation(changes),
+                "Revoke" if all(c.event_name in REVERTIBLE_EVENTS for c in changes) else "Revert",
+            ),
+        }
+    ]
+    extend = _duration_select(
+        ACTION_EXTEND,
+        "Extend…",
+        [(f"+{duration_words(d)}", extend_value(about, d, deadline)) for d in _offered(durations)],
+    )
+    if extend is not None:
+        elements.append(extend)
+    elements.append(
+        {
+            "type": "button",
+            "action_id": ACTION_KEEP,
+            "text": {"type": "plain_text", "text": "Keep permanently", "emoji": True},
+            "style": "primary",
+            "value": value,
+        }
+    )
+    return elements
 
 
 def _deny_words(change: Change) -> str:
@@ -461,10 +674,13 @@ def _write_words(change: Change) -> str:
     return "revoke security-group rules"
 
 
-def _actions(change: Change, approve: bool) -> dict[str, Any]:
+def _actions(
+    change: Change, approve: bool, allow_for: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return _decision_block(
         change.event_id[:MAX_BUTTON_VALUE],
         approve_label="Approve" if approve else None,
+        allow_for=allow_for,
         deny_label="Deny and revert" if approve else "Retry revert",
         confirm_title="Revert this change?",
         confirm_text=deny_confirmation([change]),
@@ -535,8 +751,10 @@ def _decision_block(
     confirm_title: str,
     confirm_text: str,
     confirm_label: str = "Revoke",
+    allow_for: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The actions block: Approve (when offered) and Deny, which asks for confirmation."""
+    """The actions block: Approve and Allow for… (when offered) and Deny, which asks for
+    confirmation."""
     elements: list[dict[str, Any]] = []
     if approve_label is not None:
         elements.append(
@@ -548,6 +766,8 @@ def _decision_block(
                 "value": value,
             }
         )
+    if allow_for is not None:
+        elements.append(allow_for)
     elements.append(
         {
             "type": "button",
@@ -555,28 +775,39 @@ def _decision_block(
             "text": {"type": "plain_text", "text": deny_label, "emoji": True},
             "style": "danger",
             "value": value,
-            "confirm": {
-                "title": {"type": "plain_text", "text": confirm_title},
-                "text": {"type": "plain_text", "text": _clip(confirm_text, 300)},
-                "confirm": {"type": "plain_text", "text": confirm_label},
-                "deny": {"type": "plain_text", "text": "Cancel"},
-                "style": "danger",
-            },
+            "confirm": _confirm(confirm_title, confirm_text, confirm_label),
         }
     )
     return {"type": "actions", "block_id": ACTIONS_BLOCK_ID, "elements": elements}
 
 
+def _confirm(title: str, text: str, label: str) -> dict[str, Any]:
+    """A danger confirmation dialog: what the click will do, said before it."""
+    return {
+        "title": {"type": "plain_text", "text": _clip(title, 100)},
+        "text": {"type": "plain_text", "text": _clip(text, 300)},
+        "confirm": {"type": "plain_text", "text": label},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+        "style": "danger",
+    }
+
+
 def _fallback(record: ChangeRecord) -> str:
     change = record.change
     who = decider(record.decided_by)
+    denied = f"denied by {who}"
+    if record.decided_by and record.decided_by.startswith(EXPIRY_PREFIX):
+        denied = f"approval by {decider(expired_approver(record.decided_by))} expired"
+    approved = f"approved by {who}"
+    if record.temporary and record.approved_until is not None:
+        approved = f"allowed by {who} until {moment(record.approved_until, PLAIN)}"
     state = {
         State.PENDING: "awaiting review",
         State.INFO: "for information",
-        State.APPROVED: f"approved by {who}",
-        State.DENIED: f"denied by {who}, reverting",
-        State.REVERTED: f"denied by {who}, reverted",
-        State.REVERT_FAILED: f"denied by {who}, revert FAILED",
+        State.APPROVED: approved,
+        State.DENIED: f"{denied}, reverting",
+        State.REVERTED: f"{denied}, reverted",
+        State.REVERT_FAILED: f"{denied}, revert FAILED",
         State.IGNORED: "ignored by policy",
     }.get(record.state, record.state.value)
     where = (
@@ -671,11 +902,18 @@ def batch_value(batch_id: str) -> str:
     return f"g:{batch_id}"
 
 
-def batch_message(batch_id: str, records: list[ChangeRecord]) -> Message:
+def batch_message(
+    batch_id: str,
+    records: list[ChangeRecord],
+    *,
+    durations: Sequence[timedelta] = DEFAULT_TEMPORARY_APPROVALS,
+) -> Message:
     """One message for changes one actor made to one group in a run: one decision for all.
 
     Each member keeps its own state, shown on its line; the buttons decide every member
-    still open (Deny also retries members whose revert failed)."""
+    still open (Deny also retries members whose revert failed), Allow for… approves them
+    for a while, and members allowed for a while share Revert now, Extend… and Keep
+    permanently. `durations` as for `message`."""
     first = records[0].change
     context = _batch_context(records)
     risk = _highest_risk(records)
@@ -697,9 +935,9 @@ def batch_message(batch_id: str, records: list[ChangeRecord]) -> Message:
         *_batch_references(first, context),
         {"type": "divider"},
     ]
-    blocks += _member_blocks(records)
-    blocks += _batch_status(batch_id, records)
-    return Message(text=_batch_fallback(records, risk, context), blocks=blocks[:MAX_BLOCKS])
+    tail = _batch_status(batch_id, records, durations)
+    blocks += _member_blocks(records)[: MAX_BLOCKS - len(blocks) - len(tail)]
+    return Message(text=_batch_fallback(records, risk, context), blocks=blocks + tail)
 
 
 def summary_message(left: int, cap: int, by_risk: dict[str, int]) -> Message:
@@ -792,26 +1030,35 @@ def _member_blocks(records: list[ChangeRecord]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _batch_status(batch_id: str, records: list[ChangeRecord]) -> list[dict[str, Any]]:
+def _batch_status(
+    batch_id: str, records: list[ChangeRecord], durations: Sequence[timedelta]
+) -> list[dict[str, Any]]:
     first = records[0].change
-    tally: dict[State, int] = {}
+    tally: dict[str, int] = {}
     for record in records:
-        tally[record.state] = tally.get(record.state, 0) + 1
+        word = "allowed for a while" if record.temporary else _state_word(record.state)
+        tally[word] = tally.get(word, 0) + 1
     deciders = sorted({decider(r.decided_by) for r in records if r.decided_by})
-    words = ", ".join(f"{n} {state.value.lower().replace('_', ' ')}" for state, n in tally.items())
+    words = ", ".join(f"{n} {word}" for word, n in tally.items())
     status = f"{words}" + (f" (decided by {', '.join(deciders)})" if deciders else "")
-    blocks = [_context(f"Members: {status}.")]
-    open_ = tally.get(State.PENDING, 0)
-    failed = tally.get(State.REVERT_FAILED, 0)
+    blocks = [
+        *_batch_expired(records),
+        *_batch_temporary(batch_id, records, durations),
+        _context(f"Members: {status}."),
+    ]
+    open_ = sum(1 for r in records if r.state is State.PENDING)
+    failed = sum(1 for r in records if r.state is State.REVERT_FAILED)
     if not open_ and not failed:
         return blocks
     undecided = [r.change for r in records if r.state in (State.PENDING, State.REVERT_FAILED)]
+    allow = _allow_for(batch_value(batch_id), durations) if open_ else None
     blocks.insert(
-        0,
+        len(blocks) - 1,
         _context(
             ":large_yellow_circle: Allowed unless denied. *Deny* reverts every undecided "
             f"change here in {_code(first.account, 32)} / {_code(first.region, 32)}; "
             "changes already decided keep their decision."
+            + (f" {ALLOW_FOR_WORDS}" if allow else "")
         ),
     )
     only_revokes = all(c.event_name in REVERTIBLE_EVENTS for c in undecided)
@@ -823,9 +1070,44 @@ def _batch_status(batch_id: str, records: list[ChangeRecord]) -> list[dict[str, 
             confirm_title="Revert these changes?",
             confirm_text=deny_confirmation(undecided),
             confirm_label="Revoke" if only_revokes else "Revert",
+            allow_for=allow,
         )
     )
     return blocks
+
+
+def _state_word(state: State) -> str:
+    return state.value.lower().replace("_", " ")
+
+
+def _batch_temporary(
+    batch_id: str, records: list[ChangeRecord], durations: Sequence[timedelta]
+) -> list[dict[str, Any]]:
+    """Members allowed for a while, as one approval: they share their deadline (the earliest
+    when an edit left them apart, so nothing is reverted later than shown)."""
+    temporary = [r for r in records if r.temporary and r.approved_until is not None]
+    if not temporary:
+        return []
+    deadline = min(r.approved_until for r in temporary if r.approved_until is not None)
+    sharing = [r for r in temporary if r.approved_until == deadline]
+    count = f" ({len(sharing)} of {len(records)} changes)" if len(sharing) < len(records) else ""
+    changes = [r.change for r in sharing]
+    return _temporary_blocks(batch_value(batch_id), sharing[0], changes, durations, count=count)
+
+
+def _batch_expired(records: list[ChangeRecord]) -> list[dict[str, Any]]:
+    """ "Approval by <@U…> expired": members whose approval for a while ran out."""
+    expired = [r for r in records if (r.decided_by or "").startswith(EXPIRY_PREFIX)]
+    if not expired:
+        return []
+    states = {r.state for r in expired}
+    progress = "reverted"
+    if State.DENIED in states:
+        progress = "reverting…"
+    elif State.REVERT_FAILED in states:
+        progress = "the revert failed; *Deny* retries it"
+    first = expired[0]
+    return [_section(f"{EXPIRED_ICON} {_expired(first.decided_by or '')}{_at(first)}; {progress}")]
 
 
 def _batch_fallback(
@@ -836,5 +1118,8 @@ def _batch_fallback(
     open_ = sum(1 for r in records if r.state is State.PENDING)
     where = f"{_user_text(first.group_id, 64)} in {_fallback_account(first, context)}"
     on = "in prefix list" if first.event_name == PREFIX_LIST_EVENT else "on"
+    deadlines = [r.approved_until for r in records if r.temporary and r.approved_until]
     state = f"{open_} awaiting review" if open_ else "decided"
+    if deadlines and not open_:
+        state = f"allowed until {moment(min(deadlines), PLAIN)}"
     return _clip(f"{prefix}{len(records)} changes {on} {where}: {state}", MAX_FALLBACK_TEXT)

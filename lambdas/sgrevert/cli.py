@@ -1,7 +1,8 @@
 """`sgrevert`: the operator CLI over the code the Lambdas run.
 
     sgrevert scan --since 2h      what the detector's Lake query finds (reads only)
-    sgrevert changes              recorded changes and who decided them
+    sgrevert changes              recorded changes, who decided them, when approvals expire
+    sgrevert show EVENT_ID        one change: what it did, its context, state and history
     sgrevert revert EVENT_ID      break-glass Deny: revoke a change's rules from here
     sgrevert replay FILE          what each CloudTrail record would become (no AWS calls)
 
@@ -34,13 +35,33 @@ from typing import IO, Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sgrevert import aws
+from sgrevert import aws, blocks
 from sgrevert.account_names import AccountNames
-from sgrevert.cli_render import STATE_COLOURS, Cell, QueryStatus, Style, table, wants_colour
+from sgrevert.cli_render import (
+    STATE_COLOURS,
+    Cell,
+    QueryStatus,
+    Style,
+    expiry_text,
+    fields,
+    table,
+    time_left,
+    utc_minute,
+    wants_colour,
+)
 from sgrevert.cloudtrail import SkipRecord, is_id_only, parse_record
 from sgrevert.context import ChangeContext
 from sgrevert.context_read import ContextReader
-from sgrevert.context_text import PLAIN, account_label, exposure_word
+from sgrevert.context_text import (
+    PLAIN,
+    account_label,
+    context_lines,
+    entry_words,
+    exposure_word,
+    gap_lines,
+    modified_rule_words,
+    reference_lines,
+)
 from sgrevert.deadline import Deadline
 from sgrevert.decidable import decidable
 from sgrevert.errors import (
@@ -48,10 +69,21 @@ from sgrevert.errors import (
     ConfigError,
     LakeQueryError,
     NotDecidable,
+    NotTemporary,
     UnknownChange,
 )
+from sgrevert.expiry_schedule import ExpirySchedules, ScheduleFailed
 from sgrevert.lake import LakeQuery
-from sgrevert.model import WATCHED_EVENTS, Change, ChangeRecord, Rule, State, iso
+from sgrevert.model import (
+    MODIFY_RULES_EVENT,
+    WATCHED_EVENTS,
+    Change,
+    ChangeRecord,
+    Rule,
+    State,
+    Transition,
+    iso,
+)
 from sgrevert.query import ACCOUNT_ID, REGION_NAME, security_group_changes
 from sgrevert.replies import SlackReplies
 from sgrevert.responder import Responder, SlackFactory
@@ -61,8 +93,10 @@ from sgrevert.risk import Assessment, Risk, assess
 from sgrevert.roles import RoleChain
 from sgrevert.selfinvoke import RevertJob, SelfInvoker
 from sgrevert.settings import (
+    DEFAULT_EXPIRY_SCHEDULE_GROUP,
     DEFAULT_SLACK_API_URL,
     ROLE_ARN_PATTERN,
+    SCHEDULE_GROUP_PATTERN,
     STORE_PATTERN,
     Env,
     LakeSettings,
@@ -71,7 +105,7 @@ from sgrevert.settings import (
     spoke_role_name,
 )
 from sgrevert.slack import SlackCredentials, load_credentials, web_client
-from sgrevert.store import ChangeStore
+from sgrevert.store import BATCH_PREFIX, ChangeStore
 from sgrevert.trail_file import UnreadableInput, iter_records
 
 EXIT_OK = 0
@@ -94,6 +128,7 @@ FLAGS = {
     "SPOKE_ROLE_NAME": "--spoke-role-name",
     "SLACK_SECRET_ARN": "--slack-secret-arn",
     "SLACK_API_URL": "--slack-api-url",
+    "EXPIRY_SCHEDULE_GROUP": "--schedule-group",
 }
 
 
@@ -208,11 +243,24 @@ def build_parser() -> argparse.ArgumentParser:
     changes.add_argument("--json", action="store_true", help="print JSON instead of a table")
     changes.set_defaults(run=_changes)
 
+    show = commands.add_parser(
+        "show",
+        help="show one change: what it did, its context, its state and its history",
+        description="Print one recorded change: the call, its account, region, group, actor "
+        "and rules, the context read when it was posted, its state, who decided it, when an "
+        "approval for a while expires, the revert's outcome, and every step of its history.",
+    )
+    show.add_argument("event_id", metavar="EVENT_ID", help="the change's CloudTrail eventID")
+    show.add_argument("--table", help="DynamoDB table name (env TABLE_NAME)")
+    show.add_argument("--json", action="store_true", help="print the record as JSON")
+    show.set_defaults(run=_show)
+
     revert = commands.add_parser(
         "revert",
         help="break-glass Deny: revoke a change's rules from here",
         description="Show what a change's revert would revoke, ask, then deny and revert it "
-        "through the same code as a Deny in Slack, recording you as the decider.",
+        "through the same code as a Deny in Slack, recording you as the decider. A change "
+        "approved for a while is reverted now (its expiry schedules are deleted).",
     )
     revert.add_argument("event_id", metavar="EVENT_ID", help="the change's CloudTrail eventID")
     revert.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -223,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--slack-secret-arn", help="Slack secret, to update the message (env SLACK_SECRET_ARN)"
     )
     revert.add_argument("--slack-api-url", help="Slack Web API base URL (env SLACK_API_URL)")
+    revert.add_argument(
+        "--schedule-group",
+        help="schedule group of approvals for a while, whose expiry a revert deletes "
+        f"(env EXPIRY_SCHEDULE_GROUP, default {DEFAULT_EXPIRY_SCHEDULE_GROUP})",
+    )
     revert.set_defaults(run=_revert)
 
     replay = commands.add_parser(
@@ -486,7 +539,8 @@ def rules_text(rules: Sequence[Rule], shown: int = 2) -> str:
 def _changes(args: argparse.Namespace, io: Io) -> int:
     env = _environ(args, {"table": "TABLE_NAME"})
     store = ChangeStore(aws.table(env.required("TABLE_NAME", "the DynamoDB table name")))
-    since = datetime.now(UTC) - args.since
+    now = datetime.now(UTC)
+    since = now - args.since
     states = [args.state] if args.state else list(State)
     records = sorted(
         chain.from_iterable(store.by_state(state, since) for state in states),
@@ -495,7 +549,7 @@ def _changes(args: argparse.Namespace, io: Io) -> int:
     if args.json:
         _print_json(io, [record_dict(record) for record in records])
     elif records:
-        io.say(changes_table(records, io.style))
+        io.say(changes_table(records, io.style, now))
     io.note(f"{len(records)} changes since {iso(since)}")
     return EXIT_OK
 
@@ -511,13 +565,18 @@ CHANGES_HEADERS = (
     "STATE",
     "DECIDED BY",
     "DECIDED AT",
+    "EXPIRES",
     "OUTCOME",
 )
 
 
-def changes_table(records: Sequence[ChangeRecord], style: Style) -> str:
-    """The `changes` table: the account by name where known, and the group's exposure as
-    read when the change was posted (- for records without context)."""
+def changes_table(
+    records: Sequence[ChangeRecord], style: Style, now: datetime | None = None
+) -> str:
+    """The `changes` table: the account by name where known, the group's exposure as
+    read when the change was posted (- for records without context), and when an
+    approval for a while expires, with the time left from `now` (- for the others)."""
+    moment = now or datetime.now(UTC)
     rows: list[list[Cell]] = [
         [
             iso(record.change.event_time),
@@ -530,11 +589,21 @@ def changes_table(records: Sequence[ChangeRecord], style: Style) -> str:
             (_state_style(record.state), record.state.value),
             record.decided_by or "-",
             iso(record.decided_at) if record.decided_at else "-",
+            _expires_cell(record, moment),
             record.outcome or "",
         ]
         for record in records
     ]
     return table(CHANGES_HEADERS, rows, style)
+
+
+def _expires_cell(record: ChangeRecord, now: datetime) -> Cell:
+    """ "2026-12-01T14:32:00Z (1 h left)" for an approval for a while."""
+    until = record.approved_until if record.temporary else None
+    if until is None:
+        return "-"
+    left = time_left(until, now)
+    return ("yellow" if until <= now else "", f"{iso(until)} ({left})")
 
 
 def _exposure_cell(record: ChangeRecord) -> Cell:
@@ -555,10 +624,124 @@ def record_dict(record: ChangeRecord) -> dict[str, Any]:
         "decided_by": record.decided_by,
         "decided_at": iso(record.decided_at) if record.decided_at else None,
         "outcome": record.outcome,
+        "approved_until": iso(record.approved_until) if record.approved_until else None,
         "slack_channel": record.slack_channel,
         "slack_ts": record.slack_ts,
         "context": record.context.to_dict() if record.context else None,
     }
+
+
+# -- show ------------------------------------------------------------------------------------
+
+
+def _show(args: argparse.Namespace, io: Io) -> int:
+    env = _environ(args, {"table": "TABLE_NAME"})
+    store = ChangeStore(aws.table(env.required("TABLE_NAME", "the DynamoDB table name")))
+    try:
+        record = store.require(args.event_id)
+    except UnknownChange as error:
+        raise CliError(str(error), EXIT_REFUSED) from None
+    if args.json:
+        _print_json(io, show_dict(record))
+    else:
+        io.say(show_text(record, datetime.now(UTC), io.style))
+    return EXIT_OK
+
+
+def show_dict(record: ChangeRecord) -> dict[str, Any]:
+    """A record as `show --json` prints it: `changes --json`'s fields and the rest."""
+    return {
+        **record_dict(record),
+        "risk": record.risk,
+        "note": record.note,
+        "batch": record.batch,
+        "reminded_for": iso(record.reminded_for) if record.reminded_for else None,
+        "history": [step.to_dict() for step in record.history],
+        "history_posted": record.history_posted,
+    }
+
+
+HISTORY_HEADERS = ("TIME", "STEP", "BY", "DETAIL")
+
+
+def show_text(record: ChangeRecord, now: datetime, style: Style) -> str:
+    """One change for `sgrevert show`: what it did, where and by whom, its context as read
+    when it was posted, its state (an approval for a while's time left counted from
+    `now`), and its history, one line a step."""
+    change, context = record.change, record.context
+    decision = None
+    if record.decided_by:
+        when = f" at {iso(record.decided_at)}" if record.decided_at else ""
+        decision = f"{record.decided_by}{when}"
+    posted = None
+    if record.slack_ts:
+        batch = f" (group message {record.batch})" if record.batch else ""
+        posted = f"{record.slack_channel} {record.slack_ts}{batch}"
+    summary: list[str] = []
+    if context is not None:
+        exposure = exposure_word(context)  # the `changes` table's cell, said
+        summary += [f"exposure {exposure}"] if exposure != "-" else []
+        summary += context_lines(change, context, PLAIN) + gap_lines(change, context, PLAIN)
+    pairs: list[tuple[str, list[str]]] = [
+        ("event", [f"{change.event_name} at {iso(change.event_time)}"]),
+        ("account", [account_label(change, context, PLAIN)]),
+        ("region", [change.region]),
+        ("group", [_group_text(change)]),
+        ("actor", [change.actor.arn]),
+        ("rules" if change.prefix_list is None else "entries", _rule_lines(change)),
+        ("references", reference_lines(change, context, PLAIN)),
+        ("risk", [record.risk] if record.risk else []),
+        ("state", [style.state(record.state.value)]),
+        ("decided", [decision] if decision else []),
+        ("expiry", [_expiry_line(record, now)] if record.state is State.APPROVED else []),
+        ("outcome", [record.outcome] if record.outcome else []),
+        ("note", [record.note] if record.note else []),
+        ("message", [posted or "not posted"]),
+        ("context", summary or ["not read"]),
+    ]
+    text = f"{style('bold', record.event_id)}\n{fields(pairs, style)}\n\n"
+    if not record.history:
+        return text + "history: no steps recorded"
+    rows: list[list[Cell]] = [_history_row(step) for step in record.history]
+    lines = table(HISTORY_HEADERS, rows, style).splitlines()
+    return text + "history:\n" + "\n".join(f"  {line}".rstrip() for line in lines)
+
+
+def _group_text(change: Change) -> str:
+    """ "sg-0abc (web) in vpc-0def", or a prefix list's id and name."""
+    name = change.group_name or (change.prefix_list.name if change.prefix_list else None)
+    vpc = f" in {change.vpc_id}" if change.vpc_id else ""
+    return f"{change.group_id}{f' ({name})' if name else ''}{vpc}"
+
+
+def _rule_lines(change: Change) -> list[str]:
+    """Each rule (a modification's before → after), or a list edit's entries."""
+    edit = change.prefix_list
+    if edit is not None:
+        return [f"+{entry_words(e, PLAIN)}" for e in edit.added] + [
+            f"-{entry_words(e, PLAIN)}" for e in edit.removed
+        ] or ["none"]
+    lines = []
+    for rule in change.rules:
+        if change.event_name == MODIFY_RULES_EVENT:
+            text = f"{rule.rule_id}: {modified_rule_words(change, rule, PLAIN)}"
+        else:
+            recorded = f" ({rule.rule_id})" if rule.rule_id and not is_id_only(rule) else ""
+            text = f"{rule_text(rule)}{recorded}"
+        lines.append(text)
+    return lines or ["none"]
+
+
+def _expiry_line(record: ChangeRecord, now: datetime) -> str:
+    if record.approved_until is None:
+        return "none: approved permanently"
+    return expiry_text(record.approved_until, now)
+
+
+def _history_row(step: Transition) -> list[Cell]:
+    detail = [f"until {utc_minute(step.until)}"] if step.until else []
+    detail += [step.why] if step.why else []
+    return [iso(step.at), step.step.value, step.by or "-", "; ".join(detail)]
 
 
 # -- revert ----------------------------------------------------------------------------------
@@ -573,9 +756,19 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
             "spoke_role_name": "SPOKE_ROLE_NAME",
             "slack_secret_arn": "SLACK_SECRET_ARN",
             "slack_api_url": "SLACK_API_URL",
+            "schedule_group": "EXPIRY_SCHEDULE_GROUP",
         },
     )
     table_name = env.required("TABLE_NAME", "the DynamoDB table name")
+    schedule_group = str(
+        env.matching(
+            "EXPIRY_SCHEDULE_GROUP",
+            SCHEDULE_GROUP_PATTERN,
+            "an EventBridge Scheduler schedule group name (1-64 of 0-9 a-z A-Z . _ -)",
+            required=False,
+        )
+        or DEFAULT_EXPIRY_SCHEDULE_GROUP
+    )
     hub, spoke = hub_role_arn(env), spoke_role_name(env)
     secret_arn = env.raw("SLACK_SECRET_ARN")
     slack = (
@@ -596,13 +789,18 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
             "there is nothing to revert",
             EXIT_REFUSED,
         )
-    if record.state not in REVERTIBLE_STATES:
+    if record.state not in REVERTIBLE_STATES and not record.temporary:
         raise CliError(_decided_text(record), EXIT_REFUSED)
 
     plan = plan_revert(record.change)
+    allowed = (
+        f", {expiry_text(record.approved_until, datetime.now(UTC))} by {record.decided_by}"
+        if record.temporary and record.approved_until
+        else ""
+    )
     io.say(
         f"{record.change.event_name} by {record.change.actor.arn} at "
-        f"{iso(record.change.event_time)} ({record.state.value})"
+        f"{iso(record.change.event_time)} ({record.state.value}{allowed})"
     )
     for line in plan.lines():
         io.say(line)
@@ -617,9 +815,12 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
     sts = aws.client("sts", base)
     decider = f"cli:{sts.get_caller_identity()['Arn']}"
     try:
-        store.decide(record.event_id, State.DENIED, decider, datetime.now(UTC))
-    except (AlreadyDecided, NotDecidable) as lost:
-        raise CliError(_decided_text(lost.record), EXIT_REFUSED) from None
+        if record.temporary and record.approved_until is not None:
+            store.revert_now(record.event_id, decider, record.approved_until, datetime.now(UTC))
+        else:
+            store.decide(record.event_id, State.DENIED, decider, datetime.now(UTC))
+    except (AlreadyDecided, NotDecidable, NotTemporary) as lost:
+        raise CliError(_changed_text(record, lost.record), EXIT_REFUSED) from None
 
     reverter = SpokeReverter(RoleChain(sts, hub, spoke), aws.client("organizations", base))
     credentials, replies = _slack_replies(slack, io)
@@ -632,12 +833,72 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
         reverter=lambda: reverter,
     )
     result = responder.revert(RevertJob(record.event_id, decider))
+    if record.temporary:
+        # Deleting needs no role: the role is the one a schedule is created with.
+        role = env.raw("SCHEDULER_ROLE_ARN") or ""
+        schedules = ExpirySchedules(aws.client("scheduler", base), schedule_group, role)
+        _delete_expiry(store, record, schedules, io)
     outcome = str(result.get("outcome") or "")
     if result.get("reverted"):
         io.say(f"{io.style('green', 'REVERTED')}: {outcome} (decided by {decider})")
         return EXIT_OK
     io.say(f"{io.style('red', str(result.get('state') or 'NOT REVERTED'))}: {outcome}")
     return EXIT_FAILURE
+
+
+def _delete_expiry(
+    store: ChangeStore, record: ChangeRecord, schedules: ExpirySchedules, io: Io
+) -> None:
+    """Delete the expiry (and reminder) schedules of an approval for a while the operator
+    reverted. A group message's schedule is the group's: it stays while another of its
+    changes is still approved until then. A failure is only a warning: the expiry, when it
+    fires, finds the change no longer approved until then and does nothing."""
+    about = record.event_id
+    if record.batch:
+        about = f"{BATCH_PREFIX}{record.batch}"
+        try:
+            others = [
+                member.event_id
+                for member in store.batch_records(record.batch)
+                if member.event_id != record.event_id
+                and member.temporary
+                and member.approved_until == record.approved_until
+            ]
+        except UnknownChange as error:
+            io.note(f"warning: cannot read the group message's changes ({error})")
+            others = []
+        if others:
+            io.note(
+                f"the group's expiry schedule stays for its {len(others)} other change(s) "
+                "approved until then"
+            )
+            return
+    try:
+        schedules.delete(about)
+    except ScheduleFailed as error:
+        io.note(
+            f"{io.style('yellow', 'warning:')} the expiry schedule of {about} was not "
+            f"deleted ({error}); when it fires it finds nothing to do"
+        )
+        return
+    io.note(f"deleted the expiry schedules of {about}")
+
+
+def _changed_text(seen: ChangeRecord, now: ChangeRecord) -> str:
+    """Why the decision was refused: decided by someone else, or an approval for a while
+    that was extended, kept or ended meanwhile."""
+    if seen.temporary and now.temporary and now.approved_until != seen.approved_until:
+        until = iso(now.approved_until) if now.approved_until else "?"
+        return (
+            f"change {now.event_id} was extended meanwhile (now approved until {until} by "
+            f"{now.decided_by or 'nobody'}); nothing was changed: run revert again to revert it"
+        )
+    if seen.temporary and now.state is State.APPROVED and now.approved_until is None:
+        return (
+            f"change {now.event_id} was kept permanently meanwhile (by "
+            f"{now.decided_by or 'nobody'}); nothing was changed: run revert again to revert it"
+        )
+    return _decided_text(now)
 
 
 def _decided_text(record: ChangeRecord) -> str:
@@ -666,6 +927,22 @@ class _NoSlack(SlackReplies):
         record: ChangeRecord,
         channel: str | None = None,
         ts: str | None = None,
+        *,
+        reserve: float = 0.0,
+    ) -> bool:
+        return False
+
+    def show(
+        self, message: blocks.Message, channel: str, ts: str, about: str, *, reserve: float = 0.0
+    ) -> bool:
+        return False  # a group member's revert edits the group message through this
+
+    def reply(
+        self,
+        message: blocks.Message,
+        channel: str,
+        thread_ts: str,
+        about: str,
         *,
         reserve: float = 0.0,
     ) -> bool:

@@ -1,4 +1,5 @@
-"""Terminal output for the operator CLI: aligned tables, colour, a query status line.
+"""Terminal output for the operator CLI: aligned tables and fields, colour, a query status
+line, and times as an operator reads them ("allowed until 2026-12-01 14:32 UTC (1 h left)").
 
 Colour and the spinner appear only on a terminal (never in pipes or files), and colour
 not at all when NO_COLOR is set (https://no-color.org), so scripts read plain text.
@@ -10,8 +11,10 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+from sgrevert.durations import duration_words
 from sgrevert.lake import QueryProgress
 
 _CODES = {
@@ -77,6 +80,41 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], style: Style) 
             cells.append(padded if isinstance(cell, str) else style(cell[0], padded))
         lines.append("  ".join(cells))
     return "\n".join(lines)
+
+
+def fields(pairs: Sequence[tuple[str, Sequence[str]]], style: Style, indent: str = "  ") -> str:
+    """ "label  value" lines with the values aligned; a value of several lines continues
+    under the first, and a label with no lines is left out."""
+    shown = [(label, lines) for label, lines in pairs if lines]
+    width = max((len(label) for label, _ in shown), default=0)
+    out = []
+    for label, lines in shown:
+        out.append(f"{indent}{style('dim', label.ljust(width))}  {lines[0]}".rstrip())
+        out += [f"{indent}{' ' * width}  {line}".rstrip() for line in lines[1:]]
+    return "\n".join(out)
+
+
+def utc_minute(moment: datetime) -> str:
+    """ "2026-12-01 14:32 UTC": a deadline as a person reads it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def time_left(until: datetime, now: datetime) -> str:
+    """ "1 h left", "6 d 23 h left", "less than a minute left", "3 min overdue": to the
+    minute (to the hour beyond a day), never rounded up."""
+    seconds = (until - now).total_seconds()
+    if 0 < seconds < 60:
+        return "less than a minute left"
+    if -60 < seconds <= 0:
+        return "due now"
+    step = 3600 if abs(seconds) >= 86_400 else 60
+    words = duration_words(timedelta(seconds=abs(seconds) // step * step))
+    return f"{words} left" if seconds > 0 else f"{words} overdue"
+
+
+def expiry_text(until: datetime, now: datetime) -> str:
+    """ "allowed until 2026-12-01 14:32 UTC (1 h left)"."""
+    return f"allowed until {utc_minute(until)} ({time_left(until, now)})"
 
 
 class QueryStatus:

@@ -3,11 +3,13 @@
 Two kinds of invocation: an SQS batch from the event queue (the real-time EventBridge
 path), answered with its partial batch failures; and the schedule, which polls CloudTrail
 Lake or, with EventBridge alone, only posts changes earlier runs could not post (after a
-Slack outage, say).
+Slack outage, say). Either scheduled run also sweeps the approvals for a while, handing
+overdue expiries and missed reminders to the responder (REVERT_FUNCTION_ARN).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -24,7 +26,7 @@ from sgrevert.event_queue import QueuedEvents, is_sqs_batch
 from sgrevert.lake import LakeQuery
 from sgrevert.people import SlackPeople
 from sgrevert.roles import RoleChain, session_policy
-from sgrevert.selfinvoke import RevertJob, SelfInvoker
+from sgrevert.selfinvoke import Job, SelfInvoker
 from sgrevert.settings import DetectSettings, LakeSettings
 from sgrevert.slack import ChannelPoster, SlackCredentials, load_credentials, web_client
 from sgrevert.store import ChangeStore
@@ -45,6 +47,14 @@ LAKE_POLICY = session_policy(
     ["*"],
 )
 ACCOUNTS_POLICY = session_policy(["organizations:ListAccounts"], ["*"])
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# The detector's time: real time, unless the process installs another with `reset`.
+_clock: Callable[[], datetime] = _utcnow
 
 
 @cache
@@ -77,8 +87,12 @@ def people(bot_token: str) -> SlackPeople:
     return SlackPeople(web_client(settings().slack, credentials))
 
 
-def reset() -> None:
-    """Forget cached settings, for processes that change the environment between runs."""
+def reset(clock: Callable[[], datetime] | None = None) -> None:
+    """Forget cached settings, for processes that change the environment between runs; and
+    keep time by `clock` from now on (the sandbox moves its own by hand), or by real time
+    again when None."""
+    global _clock  # noqa: PLW0603 -- the process's time, set by whoever runs the handler
+    _clock = clock or _utcnow
     settings.cache_clear()
     account_names.cache_clear()
     people.cache_clear()
@@ -97,10 +111,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     detector = Detector(
         store=ChangeStore(aws.table(config.table_name, base)),
         poster=ChannelPoster(slack, config.channel_id),
-        clock=lambda: datetime.now(UTC),
+        clock=_clock,
         time_left=_time_left(context),
         policy=config.policy,
-        start_revert=_revert_starter(config.revert_function_arn, base),
+        start_revert=_job_starter(config.revert_function_arn, base),
         context=ContextReader(
             RoleChain(aws.client("sts", base), config.hub_role_arn, config.spoke_role_name),
             account_names(),
@@ -117,13 +131,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _poll_lake(detector, config.lake, base).as_dict()
 
 
-def _revert_starter(function_arn: str | None, base: boto3.Session) -> Any:
-    """Policy reverts go to the responder as a Deny click's do: an asynchronous Invoke."""
+def _job_starter(function_arn: str | None, base: boto3.Session) -> Any:
+    """Policy reverts go to the responder as a Deny click's do, and the sweep's overdue
+    expiries and missed reminders as their schedules' do: an asynchronous Invoke."""
     if function_arn is None:
         return None
     invoker = SelfInvoker(aws.client("lambda", base))
 
-    def start(job: RevertJob) -> None:
+    def start(job: Job) -> None:
         invoker.start(function_arn, job)
 
     return start

@@ -26,6 +26,7 @@ from sgrevert import blocks
 from sgrevert.bursts import Unit, plan_messages
 from sgrevert.cloudtrail import SkipRecord, parse_record
 from sgrevert.context import ChangeContext
+from sgrevert.durations import remind_at
 from sgrevert.errors import AlreadyDecided, SlackOutcomeUnknown, SlackRejected, SlackUnavailable
 from sgrevert.eventbridge import cloudtrail_record
 from sgrevert.list_risk import rated_on_references, rating_note, referencing_rules
@@ -36,14 +37,15 @@ from sgrevert.model import (
     ChangeRecord,
     Rule,
     State,
+    Step,
     iso,
 )
 from sgrevert.policy import Policy, Verdict
 from sgrevert.prior import find_prior
 from sgrevert.query import security_group_changes
 from sgrevert.risk import Risk
-from sgrevert.selfinvoke import InvokeFailed, RevertJob
-from sgrevert.store import ChangeStore
+from sgrevert.selfinvoke import ExpireJob, InvokeFailed, Job, RemindJob, RevertJob
+from sgrevert.store import BATCH_PREFIX, ChangeStore
 from sgrevert.window import Window, detection_window
 
 logger = Logger(service="sgrevert-detect", child=True)
@@ -63,6 +65,9 @@ CLOCK_SKEW_SECONDS = 120
 # A Deny whose revert has not finished after this long never will: the responder's async
 # revert events expire after an hour (infra/responder.py ASYNC_MAX_AGE), retries included.
 STUCK_REVERT_AFTER = timedelta(minutes=75)
+# An approval for a while ends when its schedule fires; one still approved this long past
+# its deadline (its schedule missing, failed or late) is expired by the scheduled run.
+EXPIRY_GRACE = timedelta(minutes=5)
 
 
 class Poster(Protocol):
@@ -75,9 +80,9 @@ class Poster(Protocol):
     def find_posted(self, event_type: str, oldest: float) -> Iterable[tuple[str, str, Any]]: ...
 
 
-# Starts the responder's revert of a change the policy denied (an asynchronous Invoke);
-# raises InvokeFailed when it cannot.
-StartRevert = Callable[[RevertJob], None]
+# Hands a job to the responder (an asynchronous Invoke): the revert of a change the policy
+# denied, an overdue expiry, a missed reminder; raises InvokeFailed when it cannot.
+StartJob = Callable[[Job], None]
 
 
 class ContextSource(Protocol):
@@ -116,6 +121,8 @@ class RunReport:
     auto_reverted: int = 0  # denied by policy and handed to the responder's revert
     summarized: int = 0  # over the run's message cap: named in the summary, posted later
     stuck_reverts: int = 0  # Denies whose revert never finished, now REVERT_FAILED
+    late_expiries: int = 0  # approvals for a while past their deadline, handed to the responder
+    reminders_sent: int = 0  # missed reminders handed to the responder
     skipped_reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -131,7 +138,7 @@ class Detector:
         time_left: Callable[[], float],
         *,
         policy: Policy | None = None,
-        start_revert: StartRevert | None = None,
+        start_revert: StartJob | None = None,
         context: ContextSource | None = None,
     ) -> None:
         self._store = store
@@ -141,6 +148,8 @@ class Detector:
         self._policy = policy or Policy()
         self._start_revert = start_revert
         self._context = context
+        # The "Allow for…" choices every decidable message offers.
+        self._durations = self._policy.temporary_approvals
 
     def record(self, records: Iterable[Mapping[str, Any]], report: RunReport) -> list[str]:
         """Parse and record each CloudTrail record; returns the event ids recorded now.
@@ -346,9 +355,9 @@ class Detector:
             if len(claimed) > 1:
                 batch = uuid.uuid4().hex[:24]
                 self._store.save_batch(batch, [r.event_id for r in claimed], now)
-                message = blocks.batch_message(batch, claimed)
+                message = blocks.batch_message(batch, claimed, durations=self._durations)
             else:
-                message = blocks.message(claimed[0])
+                message = blocks.message(claimed[0], durations=self._durations)
             channel, ts = self._poster.post(
                 message.text, message.blocks, post_metadata(attempt, batch, claimed)
             )
@@ -413,7 +422,7 @@ class Detector:
         current = self._store.require(posted.event_id)
         if current.state is posted.state:
             return
-        self._show(channel, ts, blocks.message(current))
+        self._show(channel, ts, blocks.message(current, durations=self._durations))
 
     def _summarize(self, rest: list[Unit], cap: int, report: RunReport) -> None:
         """Past the cap: one message saying how many changes wait. They stay unposted (and
@@ -455,6 +464,7 @@ class Detector:
         self._store.set_watermark(LAKE_WATERMARK, window.end)
         self.post_pending(new_ids, report)
         self.fail_stuck_reverts(report)
+        self.sweep_temporary(report)
         logger.info("lake run done", extra=report.as_dict())
         return report
 
@@ -478,6 +488,7 @@ class Detector:
         report = RunReport()
         self.post_pending([], report)
         self.fail_stuck_reverts(report)
+        self.sweep_temporary(report)
         logger.info("retry run done", extra=report.as_dict())
         return report
 
@@ -511,13 +522,62 @@ class Detector:
             if failed.batch:
                 batches.add(failed.batch)
             elif failed.slack_channel and failed.slack_ts:
-                self._show(failed.slack_channel, failed.slack_ts, blocks.message(failed))
+                self._show(
+                    failed.slack_channel,
+                    failed.slack_ts,
+                    blocks.message(failed, durations=self._durations),
+                )
         for batch in sorted(batches):
             members = self._store.batch_records(batch)
             first = members[0]
             if first.slack_channel and first.slack_ts:
-                message = blocks.batch_message(batch, members)
+                message = blocks.batch_message(batch, members, durations=self._durations)
                 self._show(first.slack_channel, first.slack_ts, message)
+
+    def sweep_temporary(self, report: RunReport) -> None:
+        """The backstop of the expiry schedules. An approval for a while still approved more
+        than EXPIRY_GRACE past its deadline is handed to the responder's expiry, and one
+        whose reminder time passed unreminded to its reminder; a group's members once, as
+        the group. This only sends: the responder's conditional writes decide, so a firing
+        and a sweep (or a click) never both act."""
+        if self._time_left() < POST_RESERVE_SECONDS:
+            return
+        now = self._clock()
+        jobs: dict[tuple[str, str, datetime], ExpireJob | RemindJob] = {}
+        for record in self._store.temporary_approvals():
+            job = _job_due(record, now)
+            if job is not None:
+                jobs.setdefault((job.kind, job.event_id, job.deadline), job)
+        unconfigured = False
+        for job in jobs.values():
+            log = {"event_id": job.event_id, "deadline": iso(job.deadline)}
+            if isinstance(job, ExpireJob):
+                late = int((now - job.deadline).total_seconds())
+                logger.warning("late expiry", extra={**log, "late_seconds": late})
+            if self._start_revert is None:
+                unconfigured = True
+                continue
+            try:
+                self._start_revert(job)
+            except InvokeFailed as error:
+                what = "expiry" if isinstance(job, ExpireJob) else "reminder"
+                logger.error(
+                    f"could not hand an overdue {what} to the responder; the next run retries",
+                    extra={**log, "error": str(error)},
+                )
+                continue
+            if isinstance(job, ExpireJob):
+                report.late_expiries += 1
+            else:
+                report.reminders_sent += 1
+                logger.info("missed reminder handed to the responder", extra=log)
+        if unconfigured:
+            logger.error(
+                "approvals for a while are overdue but REVERT_FUNCTION_ARN is not set: the "
+                "detector cannot expire them or remind their approvers; set it to the "
+                "responder's ARN",
+                extra={"overdue": len(jobs)},
+            )
 
     def _show(self, channel: str, ts: str, message: blocks.Message) -> None:
         try:
@@ -549,6 +609,30 @@ def with_prior(change: Change, store: ChangeStore, batch: Sequence[Change]) -> C
         if (c.account, c.region, c.group_id) == (change.account, change.region, change.group_id)
     ]
     return replace(change, prior=find_prior(change, history, recent=same_group))
+
+
+def _job_due(record: ChangeRecord, now: datetime) -> ExpireJob | RemindJob | None:
+    """What the sweep owes a temporary approval now: its expiry when overdue, its reminder
+    when missed, or nothing. A group member is sent for as its group (`g:<batch id>`)."""
+    deadline = record.approved_until
+    if deadline is None:
+        return None
+    about = f"{BATCH_PREFIX}{record.batch}" if record.batch else record.event_id
+    if now - deadline > EXPIRY_GRACE:
+        return ExpireJob(about, deadline)
+    missed = remind_at(_allowed_at(record, deadline), deadline) <= now < deadline
+    if missed and record.reminded_for != deadline:
+        return RemindJob(about, deadline)
+    return None
+
+
+def _allowed_at(record: ChangeRecord, deadline: datetime) -> datetime:
+    """When the approval got this deadline (allowed, or extended to it): the reminder is
+    reckoned from there. Older records without that step: the decision's time."""
+    for step in reversed(record.history):
+        if step.step in (Step.ALLOWED_UNTIL, Step.EXTENDED) and step.until == deadline:
+            return step.at
+    return record.decided_at or deadline
 
 
 def _attempt_id(now: datetime) -> str:

@@ -50,6 +50,9 @@ class State(StrEnum):
 DECIDED_STATES = frozenset({State.APPROVED, State.DENIED, State.REVERTED})
 
 
+EXPIRY_PREFIX = "expiry:"  # decided_by of a change reverted because its approval expired
+
+
 class Step(StrEnum):
     """A transition in a change's history (see `Transition`)."""
 

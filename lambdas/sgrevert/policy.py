@@ -15,7 +15,8 @@ once at cold start; every problem is reported together, each naming its path:
       "max_messages_per_run": 40,
       "risk": {"critical_ports": [22, 3389], "wide_ipv4_prefix": 8, "wide_ipv6_prefix": 32},
       "owner_tag_keys": ["Name", "Owner", "Team", "Service", "Environment"],
-      "lower_risk_when_unattached": false
+      "lower_risk_when_unattached": false,
+      "temporary_approvals": ["1h", "8h", "24h", "7d"]
     }
 
 An ignore rule matches when every matcher it has matches (globs, `*` and `?`; a list
@@ -29,6 +30,10 @@ wins over auto-revert.
 `owner_tag_keys` are the security group's tags shown as its owners, in this order (an
 empty list shows none); `lower_risk_when_unattached` (off by default) lowers a change on
 a group attached to nothing (no network interface) by one risk level.
+
+`temporary_approvals` are the durations offered by "Allow for…" (and "Extend…"), in
+this order: at most 10, each from 15 minutes to 30 days, none twice (`60m` is `1h`); an
+empty list turns "Allow for…" off.
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
 from sgrevert.decidable import decidable
+from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS, duration_words, parse_duration
 from sgrevert.errors import ConfigError
 from sgrevert.model import WATCHED_EVENTS, Change, Rule
 from sgrevert.risk import (
@@ -55,6 +62,7 @@ from sgrevert.risk import (
 DEFAULT_MAX_MESSAGES_PER_RUN = 40
 DEFAULT_OWNER_TAG_KEYS = ("Name", "Owner", "Team", "Service", "Environment")
 MAX_TAG_KEY = 128  # EC2's longest tag key
+MAX_TEMPORARY_APPROVALS = 10  # the options of one select: it stays short
 # sgrevert's own revokes: the spoke session is named for whoever denied the change.
 OWN_REVOKES = "sgrevert-own-revokes"
 _OWN_SESSION = "arn:aws*:sts::*:assumed-role/*/sgrevert-denied-by-*"
@@ -69,6 +77,7 @@ _TOP_KEYS = frozenset(
         "risk",
         "owner_tag_keys",
         "lower_risk_when_unattached",
+        "temporary_approvals",
     }
 )
 _RISK_KEYS = frozenset({"critical_ports", "wide_ipv4_prefix", "wide_ipv6_prefix"})
@@ -137,6 +146,8 @@ class Policy:
     risk_rules: RiskRules = field(default_factory=RiskRules)
     owner_tag_keys: tuple[str, ...] = DEFAULT_OWNER_TAG_KEYS  # the group's tags shown as owners
     lower_risk_when_unattached: bool = False  # True: one level lower on a group attached to none
+    # The durations "Allow for…" offers, in order; empty: no approvals for a while.
+    temporary_approvals: tuple[timedelta, ...] = DEFAULT_TEMPORARY_APPROVALS
 
     @property
     def auto_revert_rule(self) -> str | None:
@@ -209,6 +220,9 @@ class _Reader:
             lower_risk_when_unattached=self._flag(
                 document, "lower_risk_when_unattached", defaults.lower_risk_when_unattached
             ),
+            temporary_approvals=self._durations(
+                document, "temporary_approvals", defaults.temporary_approvals
+            ),
         )
 
     def _flag(self, document: Mapping[str, Any], key: str, default: bool) -> bool:
@@ -239,6 +253,41 @@ class _Reader:
             else:
                 keys.append(item)
         return tuple(keys)
+
+    def _durations(
+        self, document: Mapping[str, Any], key: str, default: tuple[timedelta, ...]
+    ) -> tuple[timedelta, ...]:
+        if key not in document:
+            return default
+        value = document[key]
+        if not isinstance(value, list):
+            self.errors.append(
+                f'{key} must be a list of durations such as "1h" or "7d", not {value!r}'
+            )
+            return default
+        if len(value) > MAX_TEMPORARY_APPROVALS:
+            self.errors.append(
+                f"{key} lists {len(value)} durations: at most {MAX_TEMPORARY_APPROVALS}"
+            )
+        durations: list[timedelta] = []
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                self.errors.append(
+                    f'{key}[{index}] must be a duration such as "1h" (a string), not {item!r}'
+                )
+                continue
+            try:
+                duration = parse_duration(item)
+            except ValueError as error:
+                self.errors.append(f"{key}[{index}] {error}")
+                continue
+            if duration in durations:
+                self.errors.append(
+                    f"{key}[{index}] {item!r} is {duration_words(duration)}, listed twice"
+                )
+            else:
+                durations.append(duration)
+        return tuple(durations)
 
     def _unknown(self, document: Mapping[str, Any], known: frozenset[str], path: str) -> None:
         for key in sorted(set(document) - known):

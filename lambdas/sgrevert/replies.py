@@ -1,4 +1,5 @@
-"""How the responder talks back to Slack: edit a change's message, tell one user privately.
+"""How the responder talks back to Slack: edit a change's message, tell one user privately,
+reply in a message's thread.
 
 Both are best effort. The decision is already recorded when they run, so a Slack
 failure is logged and never undoes or blocks it; the next state change edits the
@@ -12,6 +13,8 @@ asynchronous invocation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
 from urllib.error import URLError
 
 from aws_lambda_powertools import Logger
@@ -20,6 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from sgrevert import blocks
 from sgrevert.deadline import Deadline
+from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS
 from sgrevert.model import ChangeRecord
 
 logger = Logger(service="sgrevert-respond", child=True)
@@ -28,10 +32,20 @@ MIN_CALL_SECONDS = 0.25  # a Slack call given less than this would only time out
 
 
 class SlackReplies:
-    def __init__(self, client: WebClient, deadline: Deadline | None = None) -> None:
+    # the policy's `temporary_approvals`, which a message's Allow for… and Extend… offer
+    durations: tuple[timedelta, ...] = DEFAULT_TEMPORARY_APPROVALS
+
+    def __init__(
+        self,
+        client: WebClient,
+        deadline: Deadline | None = None,
+        *,
+        durations: Sequence[timedelta] = DEFAULT_TEMPORARY_APPROVALS,
+    ) -> None:
         self._client = client
         self._deadline = deadline
         self._max_timeout = client.timeout
+        self.durations = tuple(durations)
 
     def update(
         self,
@@ -47,7 +61,8 @@ class SlackReplies:
         if not channel or not ts:
             logger.warning("no Slack message to update", extra={"event_id": record.event_id})
             return False
-        return self.show(blocks.message(record), channel, ts, record.event_id, reserve=reserve)
+        message = blocks.message(record, durations=self.durations)
+        return self.show(message, channel, ts, record.event_id, reserve=reserve)
 
     def show(
         self, message: blocks.Message, channel: str, ts: str, about: str, *, reserve: float = 0.0
@@ -76,6 +91,33 @@ class SlackReplies:
             )
         except (SlackApiError, SlackClientError, URLError, OSError) as error:
             logger.warning("chat.postEphemeral failed", extra={"user": user, "error": str(error)})
+            return False
+        return True
+
+    def reply(
+        self,
+        message: blocks.Message,
+        channel: str,
+        thread_ts: str,
+        about: str,
+        *,
+        reserve: float = 0.0,
+    ) -> bool:
+        """Post `message` as a reply in the thread of the message `thread_ts` (`about`, as
+        for `show`)."""
+        if not self._fits("chat.postMessage", about, reserve):
+            return False
+        try:
+            self._client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (SlackApiError, SlackClientError, URLError, OSError) as error:
+            logger.warning("thread reply failed", extra={"about": about, "error": str(error)})
             return False
         return True
 

@@ -1,12 +1,17 @@
 """revertsg-2: Slack clicks from API Gateway, and its own asynchronous revert events. Thin.
 
-Two event shapes reach this handler:
+These events reach this handler:
 - an API Gateway REST proxy event (a Slack button click), answered with a proxy response:
-  200, 400 (not an approve/deny click) or 401 (no valid Slack signature);
+  200, 400 (not a click on an sgrevert message) or 401 (no valid Slack signature);
 - `{"sgrevert": "revert", "event_id": ..., "denied_by": ...}`, which the click path sends
   to this same function with an asynchronous Invoke; it does the revert;
 - `{"sgrevert": "show", "event_id": ...}` and `{"sgrevert": "tell", ...}`, sent the same
-  way when the click's message edit or private reply did not fit in Slack's 3 seconds.
+  way when the click's message edit or private reply did not fit in Slack's 3 seconds, and
+  `{"sgrevert": "thread" | "schedule", "event_id": ...}` when its thread replies or an
+  approval for a while's schedules did not;
+- `{"sgrevert": "expire" | "remind", "event_id": ..., "deadline": ...}`, sent by the
+  EventBridge Scheduler schedule of an approval for a while (or the detector's sweep) when
+  it ends or its approver is to be reminded.
 
 The Responder (settings, clients) is built on first use and kept for the life of the
 process. `reset()` forgets it, or installs one built by the caller, for processes that
@@ -70,7 +75,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return responder().tell(job)
         if isinstance(job, RevertJob):
             return responder().revert(job)
-        return responder().on_time(job)
+        # A schedule set on the way invokes this same function.
+        return responder().on_time(job, getattr(context, "invoked_function_arn", None))
     event = event if isinstance(event, dict) else {}
     deadline = answer_deadline(event)  # first, so the time spent below counts
     function_arn = getattr(context, "invoked_function_arn", None)

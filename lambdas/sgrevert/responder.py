@@ -1,47 +1,77 @@
-"""revertsg-2's work: answer a click, then (asynchronously) revert a denied change.
+"""revertsg-2's work: answer a click, revert a denied change, and keep time for approvals
+for a while.
 
-Click: verify the raw body, parse the one approve/deny action, check the approver,
-record the decision with a conditional write, edit the message, and on Deny start the
-asynchronous revert; every refusal is told to the clicker privately in one place. The
-whole answer keeps to one `Deadline`: Slack calls on this path never retry or sleep,
-and an edit that does not fit is handed to an asynchronous invocation (`ShowJob`).
+Click: verify the raw body, parse the one click, check the approver, make its conditional
+write (on each member of a group message), then what the click calls for: an approval for a
+while's schedules set or deleted (`temporary`), the message edited, the revert started
+(Deny, Revert now), the history posted in the thread (`thread`). Every refusal is told to
+the clicker privately in one place. The whole answer keeps to one `Deadline`: Slack and
+Scheduler calls on this path never retry or sleep, and what does not fit is handed to an
+asynchronous invocation (`ScheduleJob`, `ShowJob`, `ThreadJob`, `TellJob`).
 
 Revert: act only on a change that is DENIED (a duplicate or late invocation finds it
 REVERTED and does nothing), undo it (`undo.undo`: plan, apply, outcome), record REVERTED
-or REVERT_FAILED, edit the message.
+or REVERT_FAILED, edit the message, post the thread.
+
+On time (`on_time`): an expiry's firing denies what is still approved until that deadline
+and reverts it as a Deny's revert does; a reminder's posts the reminder in the thread. A
+firing for a deadline no longer held (extended, kept, reverted, fired already) does nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
-from sgrevert import aws, blocks
+from sgrevert import aws, blocks, temporary
 from sgrevert.deadline import ANSWER_BUDGET_SECONDS, COLD_START_ALLOWANCE_SECONDS, Deadline
-from sgrevert.errors import AlreadyDecided, NotDecidable, SgrevertError, UnknownChange
+from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS
+from sgrevert.errors import (
+    AlreadyDecided,
+    NotDecidable,
+    NotTemporary,
+    SgrevertError,
+    UnknownChange,
+)
+from sgrevert.expiry_schedule import ScheduleFailed, SchedulerClient
 from sgrevert.interaction import (
     REFUSALS,
+    Action,
     BadInteraction,
     Click,
     check_approver,
     explain,
     parse_click,
 )
-from sgrevert.model import ChangeRecord, State
+from sgrevert.model import ChangeRecord, State, iso
 from sgrevert.replies import SlackReplies
 from sgrevert.revert import RevokeTally
 from sgrevert.reverter import SpokeReverter
 from sgrevert.roles import RoleChain
-from sgrevert.selfinvoke import MARKER, InvokeFailed, Job, RevertJob, SelfInvoker, ShowJob, TellJob
+from sgrevert.selfinvoke import (
+    MARKER,
+    ExpireJob,
+    InvokeFailed,
+    Job,
+    RemindJob,
+    RevertJob,
+    ScheduleJob,
+    SelfInvoker,
+    ShowJob,
+    TellJob,
+    ThreadJob,
+)
 from sgrevert.settings import RespondSettings, SlackSettings
 from sgrevert.slack import SlackCredentials, click_client, load_credentials, web_client
 from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_body
 from sgrevert.store import BATCH_PREFIX, ChangeStore
+from sgrevert.temporary import Expiries, NoTimeLeft, Plan
+from sgrevert.thread import post_history
 from sgrevert.undo import undo
 
 if TYPE_CHECKING:
@@ -50,10 +80,15 @@ if TYPE_CHECKING:
 logger = Logger(service="sgrevert-respond", child=True)
 
 # Slack waits 3 seconds for the answer to a click: the calls on that path give up early
-# (an asynchronous Invoke answers at once or not at all), and the message edit before
-# the Invoke leaves it INVOKE_RESERVE_SECONDS of the deadline. The revert has a minute.
+# (an asynchronous Invoke answers at once or not at all), and every call after the write
+# leaves INVOKE_RESERVE_SECONDS of the deadline, so what did not fit can still be handed
+# over. The revert has a minute.
 INVOKE_CONFIG = Config(
     connect_timeout=0.5, read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 2}
+)
+# A Scheduler call on the answer: one attempt, given up within `temporary.CLICK_CALL_SECONDS`.
+SCHEDULER_CLICK_CONFIG = Config(
+    connect_timeout=0.3, read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1}
 )
 INVOKE_RESERVE_SECONDS = 1.0
 CLICK_SLACK_TIMEOUT_SECONDS = 2
@@ -61,6 +96,9 @@ REVERT_SLACK_TIMEOUT_SECONDS = 10
 
 # Builds the Slack replies: with the click's deadline, or None for the asynchronous work.
 SlackFactory = Callable[[SlackCredentials, Deadline | None], SlackReplies]
+# What a click can run into: told to the clicker, nothing changed.
+# What a member of a group message can run into while the others are decided.
+MEMBER_REFUSALS = (AlreadyDecided, NotDecidable, NotTemporary, UnknownChange)
 
 
 def _utcnow() -> datetime:
@@ -78,7 +116,11 @@ class Responder:
         invoker: Callable[[], SelfInvoker],
         reverter: Callable[[], SpokeReverter],
         clock: Callable[[], datetime] = _utcnow,
+        expiries: Expiries | None = None,
+        durations: Sequence[timedelta] = DEFAULT_TEMPORARY_APPROVALS,
     ) -> None:
+        """`expiries`: the schedules of approvals for a while (None: no scheduler role is
+        configured, so Allow for… is refused); `durations`: the ones it offers."""
         self._store = store
         self._approvers = frozenset(approvers)
         self._credentials = credentials
@@ -86,10 +128,19 @@ class Responder:
         self._invoker = invoker
         self._reverter = reverter
         self._clock = clock
+        self._expiries = expiries
+        self._durations = tuple(durations)
 
     @classmethod
-    def from_settings(cls, settings: RespondSettings, *, sts: STSClient | None = None) -> Responder:
-        """Wire the real adapters; `sts` replaces the STS client the role chain starts from."""
+    def from_settings(
+        cls,
+        settings: RespondSettings,
+        *,
+        sts: STSClient | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> Responder:
+        """Wire the real adapters; `sts` replaces the STS client the role chain starts from,
+        `clock` the time the responder keeps (tests and the sandbox move it by hand)."""
         base = aws.session()
 
         # Built on first use: a click that is refused or approved never needs them.
@@ -104,18 +155,34 @@ class Responder:
             )
             return SpokeReverter(chain, aws.client("organizations", base))
 
+        @cache
+        def scheduler(on_click: bool) -> SchedulerClient:
+            config = aws.RETRY_CONFIG.merge(SCHEDULER_CLICK_CONFIG) if on_click else None
+            client: SchedulerClient = base.client("scheduler", config=config or aws.RETRY_CONFIG)
+            return client
+
+        role = settings.scheduler_role_arn
+        group = settings.expiry_schedule_group
+        durations = settings.policy.temporary_approvals
         return cls(
             store=ChangeStore(aws.table(settings.table_name, base)),
             approvers=settings.approvers,
             credentials=lambda: load_credentials(settings.slack.secret_arn),
-            slack=lambda credentials, deadline: _replies(settings.slack, credentials, deadline),
+            slack=lambda credentials, deadline: _replies(
+                settings.slack, credentials, deadline, durations
+            ),
             invoker=invoker,
             reverter=reverter,
+            clock=clock,
+            expiries=Expiries(scheduler, group, role, clock=clock) if role else None,
+            durations=durations,
         )
 
     @classmethod
-    def from_env(cls, *, sts: STSClient | None = None) -> Responder:
-        return cls.from_settings(RespondSettings.from_env(), sts=sts)
+    def from_env(
+        cls, *, sts: STSClient | None = None, clock: Callable[[], datetime] = _utcnow
+    ) -> Responder:
+        return cls.from_settings(RespondSettings.from_env(), sts=sts, clock=clock)
 
     # -- the click ---------------------------------------------------------------------------
 
@@ -133,44 +200,171 @@ class Responder:
             return HttpReply(401, "invalid or missing Slack signature")
         except BadInteraction as error:
             logger.warning("rejected a malformed interaction", extra={"reason": str(error)})
-            return HttpReply(400, "not an approve or deny click")
+            return HttpReply(400, "not a click on an sgrevert message")
 
-        log = {"event_id": click.event_id, "user": click.user_id, "decision": click.decision}
+        log = {
+            "event_id": click.event_id,
+            "user": click.user_id,
+            "action": click.action.value,
+            "decision": click.decision,
+        }
         slack = self._slack(credentials, deadline)
+        now = self._clock()
         try:
             check_approver(click.user_id, self._approvers)
-            if click.event_id.startswith(BATCH_PREFIX):
-                self._click_batch(click, function_arn, slack)
-                return HttpReply(200)
-            record = self._store.decide(
-                click.event_id, click.decision, click.user_id, self._clock()
+            write = temporary.write_for(
+                click,
+                self._store,
+                now,
+                offered=self._durations,
+                scheduled=self._expiries is not None,
             )
+            if click.event_id.startswith(BATCH_PREFIX):
+                decided = self._click_batch(click, write, function_arn, slack)
+            else:
+                decided = [write(click.event_id)]
         except REFUSALS as refusal:
             logger.info("click refused", extra={**log, "reason": str(refusal)})
-            self._tell(
-                slack, TellJob(click.channel_id, click.user_id, explain(refusal)), function_arn
-            )
+            text = explain(refusal, click.deadline)
+            self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
             return HttpReply(200)
-
-        logger.info("change decided", extra=log)
-        denied = record.state is State.DENIED
-        reserve = INVOKE_RESERVE_SECONDS if denied else 0.0
-        shown = slack.update(record, click.channel_id, click.message_ts, reserve=reserve)
-        if denied:
-            # The revert edits the message when it ends, so a missed edit needs no hand-over.
-            self._start_revert(record, function_arn, slack)
-        elif not shown:
-            self._hand_over(ShowJob(record.event_id), function_arn)
+        if decided:
+            logger.info("change decided", extra={**log, "changes": len(decided)})
+            self._after_click(
+                click, decided, now=now, function_arn=function_arn, slack=slack, answer=deadline
+            )
         return HttpReply(200)
+
+    def _click_batch(
+        self, click: Click, write: temporary.Write, function_arn: str | None, slack: SlackReplies
+    ) -> list[ChangeRecord]:
+        """The click's write on every member of a group message, each a conditional write of
+        its own: a member decided already keeps its decision and the clicker is told."""
+        batch_id = click.event_id.removeprefix(BATCH_PREFIX)
+        members = self._store.batch_members(batch_id)
+        decided: list[ChangeRecord] = []
+        refused: list[SgrevertError] = []
+        for event_id in members:
+            try:
+                decided.append(write(event_id))
+            except MEMBER_REFUSALS as refusal:
+                refused.append(refusal)
+        log = {"batch": batch_id, "user": click.user_id, "action": click.action.value}
+        logger.info("batch decided", extra={**log, "decided": len(decided), "kept": len(refused)})
+        if not decided:
+            if refused and all(isinstance(r, NotTemporary) for r in refused):
+                text = explain(refused[0], click.deadline)  # extended, kept or reverted meanwhile
+            else:
+                text = "Every change in this group was already decided; nothing was changed."
+            self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
+        elif refused:
+            text = (
+                f"{len(refused)} of {len(members)} changes in this group were already decided "
+                "and keep their decision; the rest are now decided as you chose."
+            )
+            self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
+        return decided
+
+    def _after_click(
+        self,
+        click: Click,
+        decided: list[ChangeRecord],
+        *,
+        now: datetime,
+        function_arn: str | None,
+        slack: SlackReplies,
+        answer: Deadline,
+    ) -> None:
+        """What the click's writes call for, in order of what matters most: the expiry of an
+        approval for a while (what reverts it on time), the message, the revert, the thread.
+        Each call leaves time to hand what does not fit to an asynchronous invocation."""
+        about = click.event_id
+        setting = click.action in temporary.SETTING_ACTIONS
+        plan = temporary.plan_after(decided, now) if setting else None
+        unscheduled: str | None = None
+        try:
+            if plan is not None:
+                self._set_expiry(about, plan, function_arn, answer)
+            elif click.action is Action.KEEP:
+                self._delete_expiry(about, answer)
+        except NoTimeLeft as error:
+            if self._hand_over(ScheduleJob(about), function_arn):
+                return  # that invocation edits the message and posts the thread after
+            unscheduled = f"{error}, and it could not be handed over"
+        except ScheduleFailed as error:
+            unscheduled = error.reason
+        if unscheduled is not None and plan is not None:
+            self._unscheduled(about, plan, unscheduled, None)
+        records = decided if not about.startswith(BATCH_PREFIX) else self._records(about)
+        denied = any(r.state is State.DENIED for r in decided)
+        reserve = INVOKE_RESERVE_SECONDS
+        shown = self._show(
+            about, records, slack, channel=click.channel_id, ts=click.message_ts, reserve=reserve
+        )
+        if denied:
+            # The revert edits the message and posts the thread when it ends.
+            self._start_revert(about, decided, function_arn, slack)
+        elif not shown:
+            self._hand_over(ShowJob(about), function_arn)  # which posts the thread too
+        if unscheduled is not None and plan is not None:
+            text = temporary.unscheduled_words(plan.deadline, unscheduled)
+            self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
+        if click.action is Action.REVERT_NOW:
+            try:
+                self._delete_expiry(about, answer)
+            except NoTimeLeft:
+                self._hand_over(ScheduleJob(about, show=False), function_arn)
+        if shown and not denied and not self._thread(about, records, slack, reserve=reserve):
+            self._hand_over(ThreadJob(about), function_arn)
+
+    def _set_expiry(
+        self, about: str, plan: Plan, function_arn: str | None, answer: Deadline | None
+    ) -> None:
+        """Raises ScheduleFailed, or (on a click's `answer`) NoTimeLeft."""
+        if self._expiries is None:  # refused before the write; a ScheduleJob finds it so
+            raise ScheduleFailed("SCHEDULER_ROLE_ARN is not set")
+        self._expiries.set(about, plan, function_arn, answer, reserve=INVOKE_RESERVE_SECONDS)
+        logger.info(
+            "expiry scheduled",
+            extra={"about": about, "deadline": iso(plan.deadline), "remind": iso(plan.remind_at)},
+        )
+
+    def _unscheduled(self, about: str, plan: Plan, reason: str, slack: SlackReplies | None) -> None:
+        """The approval stands with its deadline, unscheduled: the detector's sweep reverts
+        it. Logged as an error (an alarm watches this message); told to who set it when
+        `slack` is given (a click tells its clicker itself)."""
+        log = {"about": about, "deadline": iso(plan.deadline), "reason": reason}
+        logger.error("expiry schedule failed", extra=log)
+        if slack is None or not plan.set_by:
+            return
+        records = self._records(about)
+        channel = records[0].slack_channel if records else None
+        if channel:
+            slack.tell(channel, plan.set_by, temporary.unscheduled_words(plan.deadline, reason))
+
+    def _delete_expiry(self, about: str, answer: Deadline | None) -> None:
+        """Best effort: a schedule left behind fires, finds the deadline no longer held and
+        does nothing (and deletes itself). On a click's `answer`, raises NoTimeLeft."""
+        if self._expiries is None:
+            return
+        try:
+            self._expiries.delete(about, answer, reserve=0.0)
+        except ScheduleFailed as error:
+            logger.warning(
+                "expiry schedule not deleted: it will fire and do nothing",
+                extra={"about": about, "error": str(error)},
+            )
+        else:
+            logger.info("expiry schedule deleted", extra={"about": about})
 
     def _tell(self, slack: SlackReplies, job: TellJob, function_arn: str | None) -> None:
         """Tell the clicker privately now, or hand it over if it does not fit."""
         if not slack.tell(job.channel, job.user, job.text):
             self._hand_over(job, function_arn)
 
-    def _hand_over(self, job: Job, function_arn: str | None) -> None:
-        """What did not fit in the answer (an edit, a private reply): an asynchronous
-        invocation of this function does it, with a client that waits out rate limits."""
+    def _hand_over(self, job: Job, function_arn: str | None) -> bool:
+        """What did not fit in the answer (an edit, a private reply, the schedules): an
+        asynchronous invocation of this function does it, with clients that retry."""
         about = job.user if isinstance(job, TellJob) else job.event_id
         log = {"job": job.to_event()[MARKER], "about": about}
         try:
@@ -179,92 +373,39 @@ class Responder:
             # The decision stands; the message shows it at the next state change, and a
             # click on its stale buttons is told who decided.
             logger.error("could not hand over", extra={**log, "error": str(error)})
-        else:
-            logger.info("handed over", extra=log)
-
-    def _click_batch(self, click: Click, function_arn: str | None, slack: SlackReplies) -> None:
-        """One decision for every member of a group message, each a conditional write of its
-        own: a member decided already keeps its decision and the clicker is told."""
-        batch_id = click.event_id.removeprefix(BATCH_PREFIX)
-        members = self._store.batch_members(batch_id)
-        now = self._clock()
-        decided: list[ChangeRecord] = []
-        refused: list[SgrevertError] = []
-        for event_id in members:
-            try:
-                decided.append(self._store.decide(event_id, click.decision, click.user_id, now))
-            except (AlreadyDecided, NotDecidable, UnknownChange) as refusal:
-                refused.append(refusal)
-        log = {"batch": batch_id, "user": click.user_id, "decision": click.decision}
-        logger.info("batch decided", extra={**log, "decided": len(decided), "kept": len(refused)})
-        if not decided:
-            text = "Every change in this group was already decided; nothing was changed."
-            self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
-            return
-        if refused:
-            text = (
-                f"{len(refused)} of {len(members)} changes in this group were already decided "
-                "and keep their decision; the rest are now decided as you chose."
-            )
-            self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
-        denied = any(r.state is State.DENIED for r in decided)
-        reserve = INVOKE_RESERVE_SECONDS if denied else 0.0
-        shown = self._show_batch(batch_id, slack, click.channel_id, click.message_ts, reserve)
-        if not denied and not shown:
-            self._hand_over(ShowJob(click.event_id), function_arn)
-        if denied:
-            job = RevertJob(f"{BATCH_PREFIX}{batch_id}", click.user_id)
-            try:
-                self._invoker().start(function_arn, job)
-            except InvokeFailed as error:
-                logger.error("could not start the revert", extra={**log, "error": str(error)})
-                reason = f"the revert could not be started ({error}); click Deny again to retry"
-                for record in decided:
-                    if record.state is State.DENIED:
-                        self._finish(record, False, reason, slack, show=False)
-                self._show_batch(batch_id, slack, click.channel_id, click.message_ts)
-
-    def _show_batch(
-        self,
-        batch_id: str,
-        slack: SlackReplies,
-        channel: str | None = None,
-        ts: str | None = None,
-        reserve: float = 0.0,
-    ) -> bool:
-        records = self._store.batch_records(batch_id)
-        channel = records[0].slack_channel or channel
-        ts = records[0].slack_ts or ts
-        if not channel or not ts:
             return False
-        message = blocks.batch_message(batch_id, records)
-        return slack.show(message, channel, ts, batch_id, reserve=reserve)
+        logger.info("handed over", extra=log)
+        return True
 
     def _start_revert(
-        self, record: ChangeRecord, function_arn: str | None, slack: SlackReplies
+        self,
+        about: str,
+        decided: list[ChangeRecord],
+        function_arn: str | None,
+        slack: SlackReplies,
     ) -> None:
+        denied = [r for r in decided if r.state is State.DENIED]
         try:
-            self._invoker().start(function_arn, RevertJob(record.event_id, record.decided_by or ""))
+            self._invoker().start(function_arn, RevertJob(about, denied[0].decided_by or ""))
         except InvokeFailed as error:
             # Left DENIED, the message would say "reverting…" forever; fail it so Deny retries.
-            logger.error(
-                "could not start the revert",
-                extra={"event_id": record.event_id, "error": str(error)},
-            )
+            logger.error("could not start the revert", extra={"about": about, "error": str(error)})
             reason = f"the revert could not be started ({error}); click Deny again to retry"
-            self._finish(record, False, reason, slack)
+            for record in denied:
+                self._finish(record, False, reason, slack, show=False)
+            self._show(about, self._records(about), slack)
 
-    # -- the handed-over message edit -------------------------------------------------------
+    # -- the asynchronous rest of a click ------------------------------------------------------
 
     def show(self, job: ShowJob) -> dict[str, Any]:
-        """Edit a change's (or a group's) message to show its current state, with a client
-        that waits out rate limits: what a click's answer had no time left for."""
+        """Edit a change's (or a group's) message to show its current state, and post its
+        thread, with a client that waits out rate limits: what a click's answer had no time
+        left for."""
         slack = self._slack(self._credentials(), None)
-        if job.event_id.startswith(BATCH_PREFIX):
-            shown = self._show_batch(job.event_id.removeprefix(BATCH_PREFIX), slack)
-        else:
-            record = self._store.get(job.event_id)
-            shown = record is not None and slack.update(record)
+        records = self._records(job.event_id)
+        shown = self._show(job.event_id, records, slack)
+        if shown:
+            self._thread(job.event_id, records, slack)
         log = {"about": job.event_id, "shown": shown}
         (logger.info if shown else logger.warning)("handed-over message edit", extra=log)
         return {"event_id": job.event_id, "shown": shown}
@@ -273,6 +414,94 @@ class Responder:
         """A private reply the click's answer had no time left for."""
         told = self._slack(self._credentials(), None).tell(job.channel, job.user, job.text)
         return {"user": job.user, "told": told}
+
+    # -- on time -----------------------------------------------------------------------------
+
+    def on_time(
+        self,
+        job: ExpireJob | RemindJob | ThreadJob | ScheduleJob,
+        function_arn: str | None = None,
+    ) -> dict[str, Any]:
+        """A step due at a time (an expiry, a reminder) or handed over by a click (the
+        thread, the schedules); `function_arn`: this function, which schedules invoke."""
+        if isinstance(job, ExpireJob):
+            return self._expire(job)
+        if isinstance(job, RemindJob):
+            return self._remind(job)
+        if isinstance(job, ScheduleJob):
+            return self._schedule(job, function_arn)
+        slack = self._slack(self._credentials(), None)
+        posted = self._thread(job.event_id, self._records(job.event_id), slack)
+        return {"event_id": job.event_id, "threaded": posted}
+
+    def _expire(self, job: ExpireJob) -> dict[str, Any]:
+        """Deny, as "expiry:<approver>", what is still approved until the deadline (each
+        member of a group), then revert it as a Deny's revert does."""
+        log: dict[str, Any] = {"about": job.event_id, "deadline": iso(job.deadline)}
+        now = self._clock()
+        expired = temporary.each(
+            self._members(job.event_id), lambda e: self._store.expire(e, job.deadline, now)
+        )
+        if not expired:
+            logger.info("firing for a deadline no longer held", extra=log)
+            return {"event_id": job.event_id, "expired": 0, "reverted": 0, "failed": 0}
+        logger.info("approval expired", extra={**log, "expired": len(expired)})
+        slack = self._slack(self._credentials(), None)
+        reverted = failed = 0
+        for record in expired:
+            done = undo(record, self._reverter(), self._store, record.decided_by or "")
+            # The message and the EXPIRED step say whose approval expired; this says what
+            # the revert did.
+            outcome = done.outcome
+            finished = self._finish(record, done.succeeded, outcome, slack, show=False)
+            if finished is not None:
+                reverted += finished.state is State.REVERTED
+                failed += finished.state is State.REVERT_FAILED
+            (logger.info if done.succeeded else logger.warning)(
+                "expiry revert finished",
+                extra={**log, "event_id": record.event_id, "outcome": outcome},
+            )
+        self._present(job.event_id, slack)
+        return {
+            "event_id": job.event_id,
+            "expired": len(expired),
+            "reverted": reverted,
+            "failed": failed,
+        }
+
+    def _remind(self, job: RemindJob) -> dict[str, Any]:
+        """Note the reminder once per deadline, then post it in the thread."""
+        log: dict[str, Any] = {"about": job.event_id, "deadline": iso(job.deadline)}
+        now = self._clock()
+        reminded = temporary.each(
+            self._members(job.event_id), lambda e: self._store.mark_reminded(e, job.deadline, now)
+        )
+        if not reminded:
+            logger.info("reminder for a deadline no longer held", extra=log)
+            return {"event_id": job.event_id, "reminded": 0}
+        slack = self._slack(self._credentials(), None)
+        posted = self._thread(job.event_id, self._records(job.event_id), slack, now=now)
+        logger.info("approver reminded", extra={**log, "posted": posted})
+        return {"event_id": job.event_id, "reminded": len(reminded), "posted": posted}
+
+    def _schedule(self, job: ScheduleJob, function_arn: str | None) -> dict[str, Any]:
+        """The schedules as the record now calls for them, then the message and its thread
+        (unless a revert under way shows them when it ends)."""
+        slack = self._slack(self._credentials(), None)
+        records = self._records(job.event_id)
+        plan = temporary.plan_now(records)
+        scheduled = False
+        if plan is None:
+            self._delete_expiry(job.event_id, None)
+        else:
+            try:
+                self._set_expiry(job.event_id, plan, function_arn, None)
+                scheduled = True
+            except ScheduleFailed as error:
+                self._unscheduled(job.event_id, plan, error.reason, slack)
+        if job.show:
+            self._present(job.event_id, slack)
+        return {"event_id": job.event_id, "scheduled": scheduled}
 
     # -- the revert --------------------------------------------------------------------------
 
@@ -291,6 +520,8 @@ class Responder:
             logger.warning("revert failed", extra={**log, "reason": done.outcome})
         slack = self._slack(self._credentials(), None)
         finished = self._finish(record, done.succeeded, done.outcome, slack)
+        if finished is not None:  # the delivery that recorded it posts the thread
+            self._thread(_about(finished), self._records(_about(finished)), slack)
         logger.info(
             "revert finished", extra={**log, "outcome": done.outcome, **_counts(done.tally)}
         )
@@ -316,7 +547,10 @@ class Responder:
             if finished is not None:
                 reverted += finished.state is State.REVERTED
                 failed += finished.state is State.REVERT_FAILED
-        self._show_batch(batch_id, slack)
+        if reverted or failed:
+            self._present(job.event_id, slack)
+        else:
+            self._show(job.event_id, self._records(job.event_id), slack)
         logger.info(
             "batch revert finished",
             extra={"batch": batch_id, "reverted": reverted, "failed": failed},
@@ -341,13 +575,74 @@ class Responder:
                 extra={"event_id": record.event_id, "state": lost.record.state},
             )
             return None
-        if not show:
-            pass
-        elif finished.batch:
-            self._show_batch(finished.batch, slack)  # a member shows in its group's message
-        else:
-            slack.update(finished)
+        if show:
+            # a member shows in its group's message
+            self._show(_about(finished), self._records(_about(finished)), slack)
         return finished
+
+    # -- the message and its thread ------------------------------------------------------------
+
+    def _records(self, about: str) -> list[ChangeRecord]:
+        """The change, or the members of the group message `about`; [] when not on record."""
+        try:
+            if about.startswith(BATCH_PREFIX):
+                return self._store.batch_records(about.removeprefix(BATCH_PREFIX))
+            return [self._store.require(about)]
+        except UnknownChange:
+            return []
+
+    def _members(self, about: str) -> list[str]:
+        if not about.startswith(BATCH_PREFIX):
+            return [about]
+        try:
+            return self._store.batch_members(about.removeprefix(BATCH_PREFIX))
+        except UnknownChange:
+            return []
+
+    def _show(
+        self,
+        about: str,
+        records: list[ChangeRecord],
+        slack: SlackReplies,
+        *,
+        channel: str | None = None,
+        ts: str | None = None,
+        reserve: float = 0.0,
+    ) -> bool:
+        """Edit the message of a change or a group to show `records` as they are."""
+        if not records:
+            return False
+        if not about.startswith(BATCH_PREFIX):
+            return slack.update(records[0], channel, ts, reserve=reserve)
+        channel = records[0].slack_channel or channel
+        ts = records[0].slack_ts or ts
+        if not channel or not ts:
+            return False
+        batch_id = about.removeprefix(BATCH_PREFIX)
+        message = blocks.batch_message(batch_id, records, durations=slack.durations)
+        return slack.show(message, channel, ts, batch_id, reserve=reserve)
+
+    def _thread(
+        self,
+        about: str,
+        records: list[ChangeRecord],
+        slack: SlackReplies,
+        *,
+        now: datetime | None = None,
+        reserve: float = 0.0,
+    ) -> bool:
+        return post_history(self._store, slack, about, records, now=now, reserve=reserve)
+
+    def _present(self, about: str, slack: SlackReplies) -> None:
+        """After an asynchronous step: the message as it now is, and its thread."""
+        records = self._records(about)
+        self._show(about, records, slack)
+        self._thread(about, records, slack)
+
+
+def _about(record: ChangeRecord) -> str:
+    """What a record shows in: its own message, or its group's."""
+    return f"{BATCH_PREFIX}{record.batch}" if record.batch else record.event_id
 
 
 def _counts(tally: RevokeTally) -> dict[str, int]:
@@ -361,10 +656,14 @@ def _counts(tally: RevokeTally) -> dict[str, int]:
 
 
 def _replies(
-    settings: SlackSettings, credentials: SlackCredentials, deadline: Deadline | None
+    settings: SlackSettings,
+    credentials: SlackCredentials,
+    deadline: Deadline | None,
+    durations: Sequence[timedelta],
 ) -> SlackReplies:
     if deadline is None:
-        return SlackReplies(web_client(settings, credentials, timeout=REVERT_SLACK_TIMEOUT_SECONDS))
+        client = web_client(settings, credentials, timeout=REVERT_SLACK_TIMEOUT_SECONDS)
+        return SlackReplies(client, durations=durations)
     client = click_client(settings, credentials)
     client.timeout = CLICK_SLACK_TIMEOUT_SECONDS
-    return SlackReplies(client, deadline)
+    return SlackReplies(client, deadline, durations=durations)

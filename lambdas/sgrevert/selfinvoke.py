@@ -29,6 +29,12 @@ A change's history steps are posted as replies in its message's thread; those a 
 no time left for are handed over:
 
     {"sgrevert": "thread", "event_id": "<eventID or g:<batch id>>"}
+
+So are the expiry schedules of an approval for a while (and, unless `show` is false, the
+message edit and the thread after them) when the click's answer had no time left to set or
+delete them:
+
+    {"sgrevert": "schedule", "event_id": "<eventID or g:<batch id>>", "show": true}
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ TELL = "tell"
 EXPIRE = "expire"
 REMIND = "remind"
 THREAD = "thread"
+SCHEDULE = "schedule"
 _ACCEPTED = 202  # what Invoke answers to an accepted asynchronous invocation
 
 
@@ -180,7 +187,29 @@ class ThreadJob:
         return cls(event_id=event_id)
 
 
-Job = RevertJob | ShowJob | TellJob | ExpireJob | RemindJob | ThreadJob
+@dataclass(frozen=True)
+class ScheduleJob:
+    """Set (or delete) the expiry schedules of a change (or a group) as its record now
+    says, then (`show`) edit its message and post its thread: what a click had no time
+    left for. Not after Revert now, whose revert shows the change when it ends."""
+
+    event_id: str
+    show: bool = True
+
+    def to_event(self) -> dict[str, Any]:
+        return {MARKER: SCHEDULE, "event_id": self.event_id, "show": self.show}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ScheduleJob:
+        event_id, show = event.get("event_id"), event.get("show", True)
+        if not isinstance(event_id, str) or not event_id:
+            raise BadRevertEvent("schedule event without an event_id")
+        if not isinstance(show, bool):
+            raise BadRevertEvent("schedule event with a `show` that is not true or false")
+        return cls(event_id=event_id, show=show)
+
+
+Job = RevertJob | ShowJob | TellJob | ExpireJob | RemindJob | ThreadJob | ScheduleJob
 _JOBS: dict[str, Any] = {
     REVERT: RevertJob,
     SHOW: ShowJob,
@@ -188,6 +217,7 @@ _JOBS: dict[str, Any] = {
     EXPIRE: ExpireJob,
     REMIND: RemindJob,
     THREAD: ThreadJob,
+    SCHEDULE: ScheduleJob,
 }
 
 

@@ -19,6 +19,7 @@ from sgrevert.policy import Policy, parse_policy
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SPOKE_ROLE_NAME = "spoke-001"
 DEFAULT_LOOKBACK_MINUTES = 20
+DEFAULT_EXPIRY_SCHEDULE_GROUP = "sgrevert"
 
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 STORE_PATTERN = re.compile(
@@ -28,6 +29,7 @@ ROLE_NAME_PATTERN = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 SLACK_USER_PATTERN = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}$")
 CHANNEL_PATTERN = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+SCHEDULE_GROUP_PATTERN = re.compile(r"^[0-9a-zA-Z._-]{1,64}$")  # EventBridge Scheduler's
 
 
 class Env:
@@ -138,7 +140,8 @@ class DetectSettings:
     detection: Detection
     lake: LakeSettings | None  # None when detection is EventBridge alone
     policy: Policy = field(default_factory=Policy)
-    revert_function_arn: str | None = None  # the responder, for policy reverts
+    # The responder: policy reverts, and the sweep's overdue expiries and missed reminders
+    revert_function_arn: str | None = None
     # Reading a changed group's context in its account: hub (when configured), then spoke
     hub_role_arn: str | None = None
     spoke_role_name: str = DEFAULT_SPOKE_ROLE_NAME
@@ -179,12 +182,14 @@ class DetectSettings:
 
 
 def _noise_control(env: Env) -> dict[str, Any]:
-    """POLICY, and the responder a policy revert is handed to (required by auto-revert)."""
+    """POLICY, and the responder a policy revert is handed to (required by auto-revert),
+    as are the sweep's overdue expiries and missed reminders whenever it is set."""
     policy = parse_policy(env.raw("POLICY"))
     revert_function_arn = env.matching(
         "REVERT_FUNCTION_ARN",
         _FUNCTION_ARN,
-        "the responder's Lambda function ARN (POLICY's auto_revert_at_or_above reverts through it)",
+        "the responder's Lambda function ARN (POLICY's auto_revert_at_or_above reverts through "
+        "it, and the scheduled run's sweep expires overdue temporary approvals through it)",
         required=policy.auto_revert_at_or_above is not None,
     )
     return {"policy": policy, "revert_function_arn": revert_function_arn}
@@ -230,6 +235,10 @@ class RespondSettings:
     hub_role_arn: str | None
     spoke_role_name: str
     approvers: frozenset[str]  # empty: anyone in the channel may decide
+    policy: Policy = field(default_factory=Policy)  # its temporary_approvals: Allow for…
+    expiry_schedule_group: str = DEFAULT_EXPIRY_SCHEDULE_GROUP
+    # The role EventBridge Scheduler invokes the responder with; None: no Allow for…
+    scheduler_role_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RespondSettings:
@@ -248,6 +257,23 @@ class RespondSettings:
             hub_role_arn=hub_role_arn(env),
             spoke_role_name=spoke_role_name(env),
             approvers=approvers,
+            policy=parse_policy(env.raw("POLICY")),
+            expiry_schedule_group=str(
+                env.matching(
+                    "EXPIRY_SCHEDULE_GROUP",
+                    SCHEDULE_GROUP_PATTERN,
+                    "an EventBridge Scheduler schedule group name (1-64 of 0-9 a-z A-Z . _ -)",
+                    required=False,
+                )
+                or DEFAULT_EXPIRY_SCHEDULE_GROUP
+            ),
+            scheduler_role_arn=env.matching(
+                "SCHEDULER_ROLE_ARN",
+                ROLE_ARN_PATTERN,
+                "an IAM role ARN (the role EventBridge Scheduler assumes to invoke the "
+                "responder when an approval for a while ends)",
+                required=False,
+            ),
         )
 
 

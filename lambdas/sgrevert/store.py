@@ -2,7 +2,9 @@
 
 Every transition is a conditional write, so two clicks, a retried Lambda or two
 detector runs can never apply the same step twice. A lost condition becomes a
-domain error (`AlreadyDecided`, `UnknownChange`, `NotDecidable`).
+domain error (`AlreadyDecided`, `UnknownChange`, `NotDecidable`, `NotTemporary`). The
+same write appends the step to the record's `history`, so the history holds exactly the
+transitions that happened, in the order they happened.
 
 Item layout (one table, partition key `pk`):
 - `change#<eventID>`: one per CloudTrail event; `change` holds the Change as JSON,
@@ -11,7 +13,10 @@ Item layout (one table, partition key `pk`):
   ids of posts whose outcome is unknown (Slack's answer was lost), until one is found;
   `group_key` (`<account>/<region>/<group id>`, a prefix list's id for a list edit) keys
   the group's history by `event_time` (index `by_group`; records written before it
-  existed have none and are not in it).
+  existed have none and are not in it). An approval for a while keeps its deadline in
+  `approved_until` and the deadline whose reminder went out in `reminded_for`; `history`
+  is the list of its transitions (`Transition.to_dict()`, oldest first) and
+  `history_posted` how many of them are in the message's thread.
 - `watermark#<name>`: how far a detection path has fully handled events.
 """
 
@@ -19,16 +24,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import ClientError
 
 from sgrevert.context import ChangeContext
 from sgrevert.decidable import decidable
-from sgrevert.errors import AlreadyDecided, NotDecidable, UnknownChange
-from sgrevert.model import Change, ChangeRecord, State, iso, parse_time
+from sgrevert.durations import duration_words
+from sgrevert.errors import AlreadyDecided, NotDecidable, NotTemporary, UnknownChange
+from sgrevert.model import (
+    EXPIRY_PREFIX,
+    Change,
+    ChangeRecord,
+    State,
+    Step,
+    Transition,
+    iso,
+    parse_time,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -42,6 +57,19 @@ DEFAULT_RETENTION = timedelta(days=90)
 BATCH_PREFIX = "g:"  # a button value naming a batch rather than one change
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
 BATCH_GET_ROUNDS = 8  # retries of UnprocessedKeys (throttling) before giving up
+# The history grows in the same write as the step it records.
+_APPEND_STEP = "history = list_append(if_not_exists(history, :no_history), :step)"
+# APPROVED until the deadline named: what every step on an approval for a while requires.
+_APPROVED_UNTIL = "#state = :approved AND approved_until = :deadline"
+
+
+class AlreadyReminded(NotTemporary):
+    """The reminder for this deadline was sent already (a retried or duplicate job)."""
+
+    def __init__(self, record: ChangeRecord) -> None:
+        super().__init__(record)
+        until = iso(record.reminded_for) if record.reminded_for else "?"
+        self.args = (f"change {record.event_id} was already reminded of its deadline {until}",)
 
 
 def table_definition(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
@@ -110,6 +138,16 @@ def _change_key(event_id: str) -> dict[str, str]:
     return {"pk": f"change#{event_id}"}
 
 
+def _step_values(transition: Transition) -> dict[str, Any]:
+    """The values `_APPEND_STEP` names."""
+    return {":no_history": [], ":step": [transition.to_dict()]}
+
+
+def _until_values(deadline: datetime) -> dict[str, Any]:
+    """The values `_APPROVED_UNTIL` names."""
+    return {":approved": State.APPROVED.value, ":deadline": iso(deadline)}
+
+
 def _is_conditional_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -117,6 +155,8 @@ def _is_conditional_failure(error: ClientError) -> bool:
 def record_from_item(item: dict[str, Any]) -> ChangeRecord:
     decided_at = item.get("decided_at")
     context = item.get("context")
+    approved_until = item.get("approved_until")
+    reminded_for = item.get("reminded_for")
     return ChangeRecord(
         change=Change.from_dict(json.loads(str(item["change"]))),
         state=State(str(item["state"])),
@@ -130,7 +170,17 @@ def record_from_item(item: dict[str, Any]) -> ChangeRecord:
         note=item.get("note"),
         batch=item.get("message_batch"),
         context=ChangeContext.from_dict(json.loads(str(context))) if context else None,
+        approved_until=parse_time(str(approved_until)) if approved_until else None,
+        reminded_for=parse_time(str(reminded_for)) if reminded_for else None,
+        history=tuple(Transition.from_dict(dict(step)) for step in item.get("history") or []),
+        history_posted=int(item.get("history_posted") or 0),
     )
+
+
+def _about(duration: timedelta) -> str:
+    """A duration in words to the minute: a deadline kept to the second (as `iso` keeps
+    it) must not make "1 h" read "59 min 59 s"."""
+    return duration_words(timedelta(minutes=round(duration.total_seconds() / 60)))
 
 
 class ChangeStore:
@@ -259,21 +309,33 @@ class ChangeStore:
     ) -> bool:
         """Point the change at its message. `found`: the message was found in the channel
         (an earlier attempt went through), so only a change still unposted takes it.
-        False when `found` and the change was already posted."""
+        False when `found` and the change was already posted.
+
+        The first post appends POSTED; a change posted before (a post again after an
+        earlier one was found) only points at the new message."""
         values: dict[str, Any] = {":c": channel, ":ts": ts, ":now": iso(now)}
         batch_set = ""
         if batch is not None:
             batch_set, values[":b"] = ", message_batch = :b", batch
+        pointer = f"slack_channel = :c, slack_ts = :ts, updated_at = :now{batch_set}"
+        remove = "REMOVE unposted, post_claim_until, post_attempts"
+        first = "attribute_exists(unposted)" if found else "attribute_exists(pk)"
         try:
             self._table.update_item(
                 Key=_change_key(event_id),
-                UpdateExpression=(
-                    f"SET slack_channel = :c, slack_ts = :ts, updated_at = :now{batch_set} "
-                    "REMOVE unposted, post_claim_until, post_attempts"
-                ),
-                ConditionExpression="attribute_exists(unposted)"
-                if found
-                else "attribute_exists(pk)",
+                UpdateExpression=f"SET {pointer}, {_APPEND_STEP} {remove}",
+                ConditionExpression=f"{first} AND attribute_not_exists(slack_ts)",
+                ExpressionAttributeValues={**values, **_step_values(Transition(Step.POSTED, now))},
+            )
+            return True
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+        try:  # posted before: no second POSTED
+            self._table.update_item(
+                Key=_change_key(event_id),
+                UpdateExpression=f"SET {pointer} {remove}",
+                ConditionExpression=first,
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
@@ -465,7 +527,8 @@ class ChangeStore:
         return record
 
     def decide(self, event_id: str, decision: State, user: str, now: datetime) -> ChangeRecord:
-        """PENDING -> APPROVED/DENIED (and REVERT_FAILED -> DENIED, a retried Deny).
+        """PENDING -> APPROVED/DENIED (and REVERT_FAILED -> DENIED, a retried Deny), for
+        good: a deadline is dropped. Appends DECIDED ("approved"/"denied").
 
         Raises UnknownChange, NotDecidable (informational change) or AlreadyDecided.
         """
@@ -474,58 +537,257 @@ class ChangeStore:
         allowed = [State.PENDING]
         if decision is State.DENIED:
             allowed.append(State.REVERT_FAILED)
-        values: dict[str, Any] = {
-            ":new": decision.value,
-            ":user": user,
-            ":now": iso(now),
-            **{f":from{i}": s.value for i, s in enumerate(allowed)},
-        }
         condition = "#state IN (" + ", ".join(f":from{i}" for i in range(len(allowed))) + ")"
-        try:
-            result = self._table.update_item(
-                Key=_change_key(event_id),
-                UpdateExpression=(
-                    "SET #state = :new, decided_by = :user, decided_at = :now, updated_at = :now "
-                    "REMOVE outcome"
-                ),
-                ConditionExpression=f"attribute_exists(pk) AND {condition}",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
+        why = "approved" if decision is State.APPROVED else "denied"
+        return self._step(
+            event_id,
+            Transition(Step.DECIDED, now, by=user, why=why),
+            update="#state = :new, decided_by = :user, decided_at = :now",
+            remove="outcome, approved_until, reminded_for",
+            condition=condition,
+            values={
+                ":new": decision.value,
+                ":user": user,
+                **{f":from{i}": s.value for i, s in enumerate(allowed)},
+            },
+            lost=self._lost_decision,
+        )
+
+    # -- approvals for a while -------------------------------------------------------------
+
+    def approve_for(self, event_id: str, user: str, until: datetime, now: datetime) -> ChangeRecord:
+        """PENDING -> APPROVED until `until` (kept to the second). Appends ALLOWED_UNTIL.
+
+        Raises UnknownChange, NotDecidable or AlreadyDecided, as `decide` does."""
+        if until <= now:
+            raise ValueError(f"an approval for a while must end after it starts ({iso(until)})")
+        return self._step(
+            event_id,
+            Transition(
+                Step.ALLOWED_UNTIL, now, by=user, why=f"for {_about(until - now)}", until=until
+            ),
+            update=(
+                "#state = :new, decided_by = :user, decided_at = :now, approved_until = :until"
+            ),
+            remove="outcome, reminded_for",
+            condition="#state = :pending",
+            values={
+                ":new": State.APPROVED.value,
+                ":user": user,
+                ":until": iso(until),
+                ":pending": State.PENDING.value,
+            },
+            lost=self._lost_decision,
+        )
+
+    def extend(
+        self, event_id: str, user: str, was: datetime, until: datetime, now: datetime
+    ) -> ChangeRecord:
+        """Move the deadline of a change APPROVED until `was` to `until`; `user` becomes the
+        approver (their deadline is the one that expires). Appends EXTENDED.
+
+        Raises UnknownChange, or NotTemporary when it is not APPROVED until `was`."""
+        if until <= now:
+            raise ValueError(f"an approval for a while must end after it starts ({iso(until)})")
+        return self._step(
+            event_id,
+            Transition(Step.EXTENDED, now, by=user, why=f"was until {iso(was)}", until=until),
+            update="decided_by = :user, decided_at = :now, approved_until = :until",
+            remove="reminded_for",
+            condition=_APPROVED_UNTIL,
+            values=_until_values(was) | {":user": user, ":until": iso(until)},
+            lost=self._lost_temporary,
+        )
+
+    def keep(self, event_id: str, user: str, was: datetime, now: datetime) -> ChangeRecord:
+        """A change APPROVED until `was` stays APPROVED for good, by `user`. Appends
+        MADE_PERMANENT. Raises UnknownChange, or NotTemporary (not APPROVED until `was`)."""
+        return self._step(
+            event_id,
+            Transition(Step.MADE_PERMANENT, now, by=user, why=f"was until {iso(was)}"),
+            update="decided_by = :user, decided_at = :now",
+            remove="approved_until, reminded_for",
+            condition=_APPROVED_UNTIL,
+            values=_until_values(was) | {":user": user},
+            lost=self._lost_temporary,
+        )
+
+    def revert_now(self, event_id: str, user: str, was: datetime, now: datetime) -> ChangeRecord:
+        """A change APPROVED until `was` becomes DENIED by `user` (the revert follows, as
+        after a Deny). Appends DECIDED ("denied"). Raises UnknownChange, or NotTemporary
+        (not APPROVED until `was`: extended, kept, expired or reverted meanwhile)."""
+        return self._step(
+            event_id,
+            Transition(Step.DECIDED, now, by=user, why="denied"),
+            update="#state = :denied, decided_by = :user, decided_at = :now",
+            remove="outcome, approved_until, reminded_for",
+            condition=_APPROVED_UNTIL,
+            values=_until_values(was) | {":user": user, ":denied": State.DENIED.value},
+            lost=self._lost_temporary,
+        )
+
+    def expire(self, event_id: str, deadline: datetime, now: datetime) -> ChangeRecord:
+        """A change APPROVED until `deadline` becomes DENIED by "expiry:<approver>": the
+        approver decided this when they chose a while. Appends EXPIRED. Raises
+        UnknownChange, or NotTemporary when it no longer has that deadline (extended,
+        kept, reverted: a late or repeated firing does nothing)."""
+        current = self.require(event_id)
+        if current.approved_until is None or iso(current.approved_until) != iso(deadline):
+            raise NotTemporary(current)
+        approver = current.decided_by or "unknown"
+        decider = f"{EXPIRY_PREFIX}{approver}"
+        return self._step(
+            event_id,
+            Transition(Step.EXPIRED, now, by=decider, why=f"approval by {approver} expired"),
+            update="#state = :denied, decided_by = :decider, decided_at = :now",
+            remove="outcome, approved_until, reminded_for",
+            # The approver read above is still the one: an extend by another moves the
+            # deadline, so this holds whenever the deadline does.
+            condition=f"{_APPROVED_UNTIL} AND decided_by = :approver",
+            values=_until_values(deadline)
+            | {":denied": State.DENIED.value, ":decider": decider, ":approver": approver},
+            lost=self._lost_temporary,
+        )
+
+    def mark_reminded(self, event_id: str, deadline: datetime, now: datetime) -> ChangeRecord:
+        """Note that the approver of a change APPROVED until `deadline` was reminded of it,
+        once per deadline. Appends REMINDED. Raises UnknownChange, AlreadyReminded (a
+        NotTemporary) when it was, NotTemporary when the deadline is no longer that."""
+
+        def lost(event_id: str) -> NoReturn:
             current = self.require(event_id)
-            if current.state is State.INFO:
-                raise NotDecidable(current) from None
-            raise AlreadyDecided(current) from None
-        return record_from_item(result["Attributes"])
+            if (
+                current.temporary
+                and current.reminded_for is not None
+                and iso(current.reminded_for) == iso(deadline)
+            ):
+                raise AlreadyReminded(current) from None
+            raise NotTemporary(current) from None
+
+        return self._step(
+            event_id,
+            Transition(Step.REMINDED, now, until=deadline),
+            update="reminded_for = :deadline",
+            condition=(
+                f"{_APPROVED_UNTIL} AND "
+                "(attribute_not_exists(reminded_for) OR reminded_for <> :deadline)"
+            ),
+            values=_until_values(deadline),
+            lost=lost,
+        )
+
+    def temporary_approvals(self) -> Iterator[ChangeRecord]:
+        """Changes APPROVED for a while (with a deadline), oldest event first."""
+        kwargs: dict[str, Any] = {
+            "IndexName": STATE_INDEX,
+            "KeyConditionExpression": "#state = :s",
+            "FilterExpression": "attribute_exists(approved_until)",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {":s": State.APPROVED.value},
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            yield from (record_from_item(item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- the revert's end, and the history in the thread -----------------------------------
 
     def finish_revert(
         self, event_id: str, succeeded: bool, outcome: str, now: datetime
     ) -> ChangeRecord:
-        """DENIED -> REVERTED / REVERT_FAILED with what happened. AlreadyDecided if not DENIED."""
+        """DENIED -> REVERTED / REVERT_FAILED with what happened; appends REVERTED or
+        FAILED with the outcome as why. AlreadyDecided if not DENIED."""
         new_state = State.REVERTED if succeeded else State.REVERT_FAILED
+        step = Step.REVERTED if succeeded else Step.FAILED
+
+        def lost(event_id: str) -> NoReturn:
+            raise AlreadyDecided(self.require(event_id)) from None
+
+        return self._step(
+            event_id,
+            Transition(step, now, why=outcome),
+            update="#state = :new, outcome = :outcome",
+            condition="#state = :denied",
+            values={
+                ":new": new_state.value,
+                ":outcome": outcome,
+                ":denied": State.DENIED.value,
+            },
+            lost=lost,
+        )
+
+    def mark_history_posted(self, event_id: str, was: int, count: int) -> bool:
+        """Record that the first `count` steps of the history are in the message's thread,
+        if `was` were when the poster looked (so two posters never both post a step).
+        False when another poster moved it first (or the history has fewer steps)."""
+        if count < was:
+            raise ValueError(f"the posted history only grows (from {was} to {count})")
+        matches = "history_posted = :was"
+        if was == 0:
+            matches = f"(attribute_not_exists(history_posted) OR {matches})"
         try:
-            result = self._table.update_item(
+            self._table.update_item(
                 Key=_change_key(event_id),
-                UpdateExpression="SET #state = :new, outcome = :outcome, updated_at = :now",
-                ConditionExpression="attribute_exists(pk) AND #state = :denied",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":new": new_state.value,
-                    ":outcome": outcome,
-                    ":now": iso(now),
-                    ":denied": State.DENIED.value,
-                },
-                ReturnValues="ALL_NEW",
+                UpdateExpression="SET history_posted = :count",
+                ConditionExpression=(
+                    f"attribute_exists(pk) AND {matches} AND size(history) >= :count"
+                ),
+                ExpressionAttributeValues={":was": was, ":count": count},
             )
         except ClientError as error:
             if not _is_conditional_failure(error):
                 raise
-            raise AlreadyDecided(self.require(event_id)) from None
+            self.require(event_id)  # UnknownChange rather than False for no record at all
+            return False
+        return True
+
+    def _step(
+        self,
+        event_id: str,
+        transition: Transition,
+        *,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        lost: Callable[[str], NoReturn],
+        remove: str = "",
+    ) -> ChangeRecord:
+        """One conditional update that makes a transition and appends it to the history;
+        the new record, or `lost`'s error when the condition fails."""
+        expression = f"SET {update}, updated_at = :now, {_APPEND_STEP}"
+        if remove:
+            expression += f" REMOVE {remove}"
+        request: dict[str, Any] = {
+            "Key": _change_key(event_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": f"attribute_exists(pk) AND {condition}",
+            "ExpressionAttributeValues": {
+                **values,
+                ":now": iso(transition.at),
+                **_step_values(transition),
+            },
+            "ReturnValues": "ALL_NEW",
+        }
+        if "#state" in expression + condition:  # DynamoDB refuses names left unused
+            request["ExpressionAttributeNames"] = {"#state": "state"}
+        try:
+            result = self._table.update_item(**request)
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            lost(event_id)
         return record_from_item(result["Attributes"])
+
+    def _lost_decision(self, event_id: str) -> NoReturn:
+        current = self.require(event_id)
+        if current.state is State.INFO:
+            raise NotDecidable(current) from None
+        raise AlreadyDecided(current) from None
+
+    def _lost_temporary(self, event_id: str) -> NoReturn:
+        raise NotTemporary(self.require(event_id)) from None
 
     # -- listing (operators) ---------------------------------------------------------------
 

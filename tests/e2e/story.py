@@ -138,7 +138,7 @@ def rule_ids(box: Sandbox, group_key: str) -> set[str]:
 
 
 def buttons(blocks: list[dict[str, Any]] | None) -> list[str]:
-    """The action ids of a message's buttons."""
+    """The action ids of a message's buttons and menus, in order."""
     return [
         element["action_id"]
         for block in blocks or []

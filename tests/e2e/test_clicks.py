@@ -47,7 +47,7 @@ def test_forged_stale_and_unsigned_clicks_get_401_and_change_nothing(box: Sandbo
     assert box.slack.updates == []
     assert box.slack.ephemerals == []
     assert message == message_before
-    assert buttons(message.blocks) == ["approve", "deny"]
+    assert buttons(message.blocks) == ["approve", "approve_for", "deny"]
     assert rule_ids(box, "web") == rules_before
     assert [i for i in box.lambdas.invocations if i.invocation_type == "Event"] == []
 

@@ -40,7 +40,7 @@ def test_deny_reverts_exactly_the_denied_rules_and_approve_keeps_them(box: Sandb
     assert (report["recorded"], report["posted"]) == (3, 3)
     for made in (risky, benign, egress):
         message = box.posted(made.event_id).message
-        assert buttons(message.blocks) == ["approve", "deny"]
+        assert buttons(message.blocks) == ["approve", "approve_for", "deny"]
         assert box.record(made.event_id).state is State.PENDING
     assert sorted(posted_event_ids(box)) == sorted(m.event_id for m in (risky, benign, egress))
 
@@ -75,7 +75,7 @@ def test_deny_reverts_exactly_the_denied_rules_and_approve_keeps_them(box: Sandb
     approved = box.posted(benign.event_id).message
     assert buttons(approved.blocks) == []
     assert "approved" in (approved.text or "").lower()
-    assert buttons(box.posted(egress.event_id).message.blocks) == ["approve", "deny"]
+    assert buttons(box.posted(egress.event_id).message.blocks) == ["approve", "approve_for", "deny"]
     # and the revert ran once, asynchronously, through Lambda's Event invocation
     reverts = [
         i
@@ -106,7 +106,7 @@ def test_deny_restores_a_widened_rule_to_its_recorded_earlier_value(box: Sandbox
     assert described_rule(box, "web", rule_id)["CidrIpv4"] == "0.0.0.0/0"
     text = shown(box, widened.event_id)
     message = box.posted(widened.event_id).message
-    assert buttons(message.blocks) == ["approve", "deny"]
+    assert buttons(message.blocks) == ["approve", "approve_for", "deny"]
     answer = box.click(widened.event_id, "deny", ALICE)
     assert answer.status_code == 200, answer.text
     box.wait_for_reverts()
@@ -146,7 +146,7 @@ def test_deny_removes_exactly_the_entry_added_to_a_prefix_list(box: Sandbox) -> 
     report = box.run_detector()
     assert (report["recorded"], report["posted"]) == (1, 1)
     text = shown(box, added.event_id)
-    assert buttons(box.posted(added.event_id).message.blocks) == ["approve", "deny"]
+    assert buttons(box.posted(added.event_id).message.blocks) == ["approve", "approve_for", "deny"]
     answer = box.click(added.event_id, "deny", BOB)
     assert answer.status_code == 200, answer.text
     box.wait_for_reverts()
@@ -195,6 +195,16 @@ def test_the_demo_tells_the_story_and_exits_0(
     assert "+ now       tcp 22 from 10.0.0.0/8  (bastion subnets)" in out.out
     assert "0.0.0.0/0 removed from corp-offices, the office CIDRs kept" in out.out
     assert "5 changes detected" in out.out
+    # and the approval for an hour: allowed, reminded 55 minutes on, expired past the
+    # deadline, each by its schedule as the sandbox's clock was moved, the thread its history
+    assert "allows for 1 h" in out.out
+    assert "Allowed by @alice until" in out.out and "(1 h)" in out.out
+    assert re.search(r"remind-\S+ fired at \d\d:\d\d UTC", out.out)
+    assert "⏰ @alice and @erin, the approval of this change ends" in out.out
+    assert re.search(r"expire-\S+ fired at \d\d:\d\d UTC", out.out)
+    assert "Approval by @alice expired" in out.out
+    assert "the clock moved 65 minutes ahead, not waited for" in out.out
+    assert ":alarm_clock:" not in out.out and ":stopwatch:" not in out.out
     assert ":globe_with_meridians:" not in out.out  # every emoji sgrevert posts is drawn
     assert "\033[" not in out.out  # no colour when asked for none
     logs = log.read_text()  # the handlers' logs went to the file, not the terminal

@@ -10,7 +10,7 @@ on it, and pip would otherwise run on every synth. `test_bundling.py` bundles on
   read role, no organization read role, approvers, an alarm topic, no reserved
   concurrency, a spoke role path, an event data store ARN, a 5-minute schedule, 30-day
   logs, another table name, Lake alone, a policy that reverts critical changes without a
-  click).
+  click and offers its own temporary approvals, another expiry schedule group).
 - `eventbridge`: `direct=true`, EventBridge alone, no Lake setting at all, the StackSet
   created by the management account itself (which lists its accounts with its own role:
   no organization read role), a hub role managed outside the stack, and reserved
@@ -57,7 +57,12 @@ DIRECT_OVERRIDES: dict[str, Any] = {
     "log_retention_days": "30",
     "table_name": "sgrevert-changes",
     "detection": "lake",
-    "policy": {"auto_revert_at_or_above": "critical", "max_messages_per_run": 20},
+    "policy": {
+        "auto_revert_at_or_above": "critical",
+        "max_messages_per_run": 20,
+        "temporary_approvals": ["30m", "4h"],
+    },
+    "expiry_schedule_group": "sgrevert-direct",
 }
 
 EVENTBRIDGE_OVERRIDES: dict[str, Any] = {

@@ -27,8 +27,8 @@ EXPECTED_TYPES = {
     "AWS::Lambda::Function": 2,
     "AWS::Lambda::EventInvokeConfig": 2,
     "AWS::Lambda::EventSourceMapping": 1,  # the event queue -> detector
-    "AWS::IAM::Role": 4,  # two functions, API Gateway's logging role, the hub
-    "AWS::IAM::Policy": 3,  # the hub role's among them
+    "AWS::IAM::Role": 5,  # two functions, API Gateway's logging role, the hub, the scheduler
+    "AWS::IAM::Policy": 4,  # the hub role's and the scheduler role's among them
     "AWS::Logs::LogGroup": 3,  # two functions, API access logs
     "AWS::Events::Rule": 2,  # the detector's schedule, the central bus -> event queue
     "AWS::Events::EventBus": 1,
@@ -44,7 +44,9 @@ EXPECTED_TYPES = {
     "AWS::ApiGateway::Method": 1,
     "AWS::ApiGateway::RequestValidator": 1,
     "AWS::Lambda::Permission": 2,  # EventBridge -> detector, API Gateway -> responder
-    "AWS::CloudWatch::Alarm": 8,
+    "AWS::CloudWatch::Alarm": 9,  # expiry problems among them
+    "AWS::Scheduler::ScheduleGroup": 1,  # the expiry schedules' group
+    "AWS::Logs::MetricFilter": 2,  # expiry problems in each function's logs
 }
 
 
@@ -129,11 +131,12 @@ def test_no_secret_reaches_an_environment_variable(app_template: dict[str, Any])
         assert not [v for v in variables.values() if isinstance(v, str) and v.startswith("xox")], (
             logical_id
         )
-        # the only attribute an environment takes is the hub role's ARN, never a secret's
+        # the only attributes an environment takes are the hub's and the scheduler role's
+        # ARNs, never a secret's
         attributes = {
             name for name, value in variables.items() if "Fn::GetAtt" in json.dumps(value)
         }
-        assert attributes <= {"HUB_ROLE_ARN"}, "no dynamic secret reference in env"
+        assert attributes <= {"HUB_ROLE_ARN", "SCHEDULER_ROLE_ARN"}, "no dynamic secret in env"
 
 
 # -- functions ---------------------------------------------------------------------------
@@ -146,6 +149,7 @@ def _runtime_env(variables: dict[str, Any]) -> dict[str, str]:
         "SLACK_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:222222222222:secret:sgrevert/slack-AbC123",
         "REVERT_FUNCTION_ARN": "arn:aws:lambda:eu-west-1:222222222222:function:revertsg-2",
         "HUB_ROLE_ARN": "arn:aws:iam::222222222222:role/sgrevert-hub",
+        "SCHEDULER_ROLE_ARN": "arn:aws:iam::222222222222:role/sgrevert-SchedulerRole-AbC123",
     }
     return {k: v if isinstance(v, str) else placeholders[k] for k, v in variables.items()}
 
@@ -416,6 +420,7 @@ def test_alarms_watch_errors_throttles_failed_reverts_and_the_api(
         ("AWS/SQS", "ApproximateAgeOfOldestMessage"),  # the event queue falls behind
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),  # failed reverts
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),  # events dead-lettered
+        ("sgrevert/sgrevert", "ExpiryProblems"),  # late expiries, failed schedules
     ]
     for alarm in alarms:
         if alarm["Properties"]["MetricName"] != "ApproximateAgeOfOldestMessage":

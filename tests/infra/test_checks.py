@@ -28,6 +28,16 @@ APP_ACKNOWLEDGED = {
     "AwsSolutions-SMG4",
     "AwsSolutions-SQS3",
 }
+
+
+def schedules_of(group: str) -> str:
+    """The responder keeps the expiry schedules of its one schedule group."""
+    return (
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:"
+        f"<AWS::AccountId>:schedule/{group}/*]"
+    )
+
+
 SPOKE_ANYWHERE = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/security/spoke-001]"
 # The hub role the shipped cdk.json creates reaches the spoke role by name in any account.
 HUB_TO_SPOKES = "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/spoke-001]"
@@ -64,20 +74,26 @@ def test_cdk_nag_finds_nothing_unacknowledged(variant: str, request: pytest.Fixt
 def test_the_application_acknowledgements_are_the_reviewed_ones(pipeline: Synthesized) -> None:
     plugin = nag_report(pipeline)
 
-    assert acknowledged_in(plugin, "SgrevertPipeline/Deploy/") == APP_ACKNOWLEDGED | {HUB_TO_SPOKES}
+    assert acknowledged_in(plugin, "SgrevertPipeline/Deploy/") == APP_ACKNOWLEDGED | {
+        HUB_TO_SPOKES,
+        schedules_of("sgrevert"),
+    }
 
 
 def test_without_a_hub_the_spoke_pattern_is_acknowledged(direct: Synthesized) -> None:
     plugin = nag_report(direct)
 
-    assert acknowledged_in(plugin, "Sgrevert/") == APP_ACKNOWLEDGED | {SPOKE_ANYWHERE}
+    assert acknowledged_in(plugin, "Sgrevert/") == APP_ACKNOWLEDGED | {
+        SPOKE_ANYWHERE,
+        schedules_of("sgrevert-direct"),
+    }
 
 
 def test_eventbridge_alone_adds_no_acknowledgement(eventbridge: Synthesized) -> None:
     plugin = nag_report(eventbridge)
 
     # The bus, its policy, the queues and the StackSet need no acknowledgement of their own
-    assert acknowledged_in(plugin, "Sgrevert/") == APP_ACKNOWLEDGED
+    assert acknowledged_in(plugin, "Sgrevert/") == APP_ACKNOWLEDGED | {schedules_of("sgrevert")}
 
 
 def _lint(text: str) -> list[str]:

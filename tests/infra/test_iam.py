@@ -183,7 +183,9 @@ def test_grants_of_the_detector(app_template: dict[str, Any]) -> None:
     assert not [a for s in statements for a in actions(s) if a.startswith("secretsmanager:Put")]
     granted = {a for s in statements for a in actions(s)}
     # (no Organizations call of its own: the shipped org_read_role_arn lists the accounts)
-    assert not {a for a in granted if a.startswith(("lambda:", "organizations:", "sqs:Send"))}
+    assert not {a for a in granted if a.startswith(("organizations:", "sqs:Send"))}
+    # It invokes the responder (policy reverts, the sweep's expiries), and nothing else
+    assert {a for a in granted if a.startswith("lambda:")} == {"lambda:InvokeFunction"}
     # It consumes the event queue, and no other queue
     event_queue_id, _ = only(under(app_template, "EventIntake/Queue"), "AWS::SQS::Queue")
     consume = [s for s in statements if any(a.startswith("sqs:") for a in actions(s))]
@@ -268,20 +270,19 @@ def test_function_logs_are_written_only_to_their_own_group(app_template: dict[st
         assert logs["Resource"]["Fn::GetAtt"][0] in groups
 
 
-def test_only_a_policy_that_reverts_without_a_click_lets_the_detector_invoke_the_responder(
-    app_template: dict[str, Any], direct_template: dict[str, Any]
+@pytest.mark.parametrize("variant", ["app_template", "direct_template"])
+def test_the_detector_may_invoke_the_responder_and_nothing_else(
+    variant: str, request: pytest.FixtureRequest
 ) -> None:
-    # cdk.json as shipped has no policy: the detector may invoke nothing
-    shipped = role_statements(app_template, function_role(app_template, "revertsg-1"))
-    assert statements_with(shipped, "lambda:InvokeFunction") == []
-    _, detector = function(app_template, "revertsg-1")
-    assert "REVERT_FUNCTION_ARN" not in detector["Properties"]["Environment"]["Variables"]
-    # with auto_revert_at_or_above: the responder, by name, and nothing else
-    opted_in = role_statements(direct_template, function_role(direct_template, "revertsg-1"))
-    [grant] = statements_with(opted_in, "lambda:InvokeFunction")
+    """With a policy that reverts without a click or without one, the detector invokes the
+    responder, by name: policy reverts, and the sweep's overdue expiries and reminders."""
+    template = request.getfixturevalue(variant)
+    statements = role_statements(template, function_role(template, "revertsg-1"))
+
+    [grant] = statements_with(statements, "lambda:InvokeFunction")
     assert actions(grant) == ["lambda:InvokeFunction"]
     resource = grant["Resource"]
     assert resource["Fn::Join"][1][-1] == ":function:revertsg-2"  # this stack's, by name
-    _, detector = function(direct_template, "revertsg-1")
+    _, detector = function(template, "revertsg-1")
     variables = detector["Properties"]["Environment"]["Variables"]
     assert variables["REVERT_FUNCTION_ARN"] == resource

@@ -279,7 +279,11 @@ def test_eventbridge_alone_needs_no_lake_setting(eventbridge_template: dict[str,
 
     assert variables["DETECTION"] == "eventbridge"
     assert not LAKE_VARIABLES & set(variables)
-    placeholders = {"TABLE_NAME": "t", "SLACK_SECRET_ARN": "s"}
+    placeholders = {
+        "TABLE_NAME": "t",
+        "SLACK_SECRET_ARN": "s",
+        "REVERT_FUNCTION_ARN": "arn:aws:lambda:eu-central-1:222222222222:function:revertsg-2",
+    }
     settings = DetectSettings.from_env(
         {k: v if isinstance(v, str) else placeholders[k] for k, v in variables.items()}
     )

@@ -58,6 +58,7 @@ def test_defaults_fill_everything_but_the_required_keys() -> None:
     assert result.reserve_concurrency is False
     assert result.log_retention_days == 365
     assert result.direct is False
+    assert result.expiry_schedule_group == "sgrevert"
     assert result.env is None  # environment-agnostic: synth needs no credentials
 
 
@@ -125,11 +126,22 @@ def test_every_problem_is_reported_at_once() -> None:
         ("region", "Europe"),
         ("direct", "sometimes"),
         ("approvers", {"U0123ABCD": True}),
+        ("expiry_schedule_group", "sgrevert/prod"),
+        ("expiry_schedule_group", "g" * 65),
     ],
 )
 def test_a_malformed_value_is_named(key: str, value: Any) -> None:
     with pytest.raises(SettingsError, match=rf"{key}: .* is malformed"):
         settings(**{key: value})
+
+
+def test_the_expiry_schedule_group_takes_any_scheduler_group_name() -> None:
+    """Given a name the Scheduler accepts (letters, digits, dot, dash, underscore), then it
+    is the group the stack creates and the responder uses."""
+    assert settings(expiry_schedule_group="sgrevert-prod_1.eu").expiry_schedule_group == (
+        "sgrevert-prod_1.eu"
+    )
+    assert Settings.from_context(CDK_CONTEXT).expiry_schedule_group == "sgrevert"
 
 
 def test_a_created_and_an_external_hub_role_exclude_each_other() -> None:

@@ -22,8 +22,12 @@ from sandbox.lake import LakeStandIn
 from sandbox.slack_api import SlackStandIn
 from sgrevert import blocks
 from sgrevert.cli import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
+from sgrevert.cli_render import utc_minute
 from sgrevert.cloudtrail import parse_record
-from sgrevert.model import Direction, State
+from sgrevert.context import ChangeContext
+from sgrevert.durations import remind_at
+from sgrevert.expiry_schedule import ExpirySchedules, reminder_name
+from sgrevert.model import Change, Direction, State, Step, iso
 from sgrevert.store import ChangeStore
 from tests.integration.groups import MEMBER_ACCOUNT, NOW, Group, account_session, make_change
 from tests.integration.test_undo import PrefixList, modify, spec
@@ -31,6 +35,8 @@ from tests.integration.test_undo import authorize as authorize_rule
 from tests.support import BOT_TOKEN, REGION, SECURITY_ACCOUNT, load_event
 
 HUB_ROLE_ARN = f"arn:aws:iam::{SECURITY_ACCOUNT}:role/sgrevert-hub"
+SCHEDULER_ROLE_ARN = f"arn:aws:iam::{SECURITY_ACCOUNT}:role/sgrevert-scheduler"
+RESPONDER_ARN = f"arn:aws:lambda:{REGION}:{SECURITY_ACCOUNT}:function:revertsg-2"
 SPOKE_ROLE = "security/spoke-001"
 CHANNEL = "C0SECURITY"
 
@@ -266,6 +272,104 @@ def test_given_decided_and_pending_changes_when_listed_then_each_shows_who_decid
     out = capsys.readouterr().out
     assert denied.event_id in out and "U0ALICE" in out and "1 rule revoked" in out
     assert pending.event_id not in out
+
+
+def allow_for_an_hour(change_store: ChangeStore, change: Change, batch: str | None = None) -> Any:
+    """Record `change`, post it (in group message `batch`, if given) and allow it for an
+    hour by U0ALICE at NOW; the deadline."""
+    change_store.record_new(change, NOW)
+    change_store.mark_posted(change.event_id, CHANNEL, "1700000000.000100", NOW, batch)
+    until = NOW + timedelta(hours=1)
+    change_store.approve_for(change.event_id, "U0ALICE", until, NOW)
+    return until
+
+
+def test_given_a_temporary_approval_when_listed_then_its_expiry_is_shown(
+    change_store: ChangeStore,
+    table_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Given a change allowed for an hour and one approved for good, when listed, then the
+    first shows its deadline (JSON `approved_until`, the EXPIRES column), the second none."""
+    monkeypatch.setenv("TABLE_NAME", table_name)
+    allowed = make_change(MEMBER_ACCOUNT, REGION, "sg-0aaa", [])
+    approved = make_change(MEMBER_ACCOUNT, REGION, "sg-0bbb", [])
+    until = allow_for_an_hour(change_store, allowed)
+    change_store.record_new(approved, NOW)
+    change_store.decide(approved.event_id, State.APPROVED, "U0BOB", NOW)
+
+    assert main(["changes", "--json"]) == EXIT_OK
+    listed = {r["change"]["event_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert listed[allowed.event_id]["approved_until"] == iso(until)
+    assert listed[approved.event_id]["approved_until"] is None
+
+    assert main(["changes"]) == EXIT_OK
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert "EXPIRES" in header
+    [row] = [r for r in rows if allowed.event_id in r]
+    assert f"{iso(until)} (" in row and " left)" in row
+
+
+# -- show ------------------------------------------------------------------------------------
+
+
+def test_given_a_temporary_approval_when_shown_then_its_change_expiry_and_history_are_told(
+    change_store: ChangeStore,
+    table_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Given a change posted, with its account's name read, and allowed for an hour, when
+    shown, then the text names the account, the rule, who allowed it and until when, and
+    each step; --json holds the same record with its history."""
+    monkeypatch.setenv("TABLE_NAME", table_name)
+    group = Group.create()
+    change = group.change(group.authorize(Direction.INGRESS, 22, "0.0.0.0/0"))
+    change_store.record_new(change, NOW)
+    change_store.set_context(
+        change.event_id, ChangeContext(read_at=NOW, account_name="prod-payments")
+    )
+    change_store.mark_posted(change.event_id, CHANNEL, "1700000000.000100", NOW)
+    until = NOW + timedelta(hours=1)
+    change_store.approve_for(change.event_id, "U0ALICE", until, NOW)
+
+    assert main(["show", change.event_id]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == change.event_id
+    assert f"prod-payments ({MEMBER_ACCOUNT})" in out
+    assert f"ingress tcp/22 0.0.0.0/0 ({change.rules[0].rule_id})" in out
+    assert f"U0ALICE at {iso(NOW)}" in out
+    assert f"allowed until {utc_minute(until)} (" in out
+    assert f"{iso(NOW)}  posted" in out
+    assert f"{iso(NOW)}  allowed_until  U0ALICE  until {utc_minute(until)}; for 1 h" in out
+
+    assert main(["show", change.event_id, "--json"]) == EXIT_OK
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["change"]["event_id"] == change.event_id
+    assert (shown["state"], shown["approved_until"]) == ("APPROVED", iso(until))
+    assert [step["step"] for step in shown["history"]] == ["posted", "allowed_until"]
+    assert shown["history"][1] == {
+        "step": "allowed_until",
+        "at": iso(NOW),
+        "by": "U0ALICE",
+        "why": "for 1 h",
+        "until": iso(until),
+    }
+    assert shown["context"]["account_name"] == "prod-payments"
+
+
+def test_given_an_unknown_event_when_shown_then_it_says_so_and_fails(
+    table_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TABLE_NAME", table_name)
+
+    assert main(["show", "no-such-event"]) == EXIT_REFUSED
+
+    captured = capsys.readouterr()
+    assert "no recorded change with event id 'no-such-event'" in captured.err
+    assert captured.out == ""
 
 
 def test_given_no_table_when_listing_then_the_error_names_the_variable(
@@ -524,3 +628,122 @@ def test_given_no_table_when_reverting_then_the_error_names_the_variable_and_fla
 
     err = capsys.readouterr().err
     assert "TABLE_NAME is not set" in err and "--table" in err
+
+
+# -- revert: approvals for a while -----------------------------------------------------------
+
+
+def expiry_schedules(group: str = "sgrevert") -> ExpirySchedules:
+    return ExpirySchedules(boto3.client("scheduler"), group, SCHEDULER_ROLE_ARN)
+
+
+def scheduled(about: str) -> bool:
+    """Whether the expiry and the reminder schedules of `about` exist."""
+    expiry = expiry_schedules().get(about)
+    if expiry is None:
+        return False
+    assert expiry.reminder_at is not None
+    return True
+
+
+def reminder_exists(about: str) -> bool:
+    client = boto3.client("scheduler")
+    try:
+        client.get_schedule(Name=reminder_name(about), GroupName="sgrevert")
+    except client.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_a_temporary_approval_when_reverted_then_it_is_denied_now_and_its_schedules_go(
+    change_store: ChangeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a change allowed for an hour, with its expiry and reminder scheduled, when the
+    operator reverts it, then it is denied by them before its deadline and reverted, its
+    history says so, and both schedules are deleted."""
+    boto3.client("scheduler").create_schedule_group(Name="sgrevert")
+    group = Group.create()
+    before = group.rules()
+    change = group.change(group.authorize(Direction.INGRESS, 22, "0.0.0.0/0"))
+    until = allow_for_an_hour(change_store, change)
+    expiry_schedules().set(change.event_id, until, remind_at(NOW, until), RESPONDER_ARN)
+    assert scheduled(change.event_id)
+
+    assert main(["revert", change.event_id, "--yes"]) == EXIT_OK
+
+    captured = capsys.readouterr()
+    assert f"(APPROVED, allowed until {utc_minute(until)} (" in captured.out
+    assert "by U0ALICE)" in captured.out
+    assert "REVERTED" in captured.out
+    assert f"deleted the expiry schedules of {change.event_id}" in captured.err
+    assert group.rules() == before
+    done = change_store.require(change.event_id)
+    assert done.state is State.REVERTED and done.approved_until is None
+    assert done.decided_by is not None and done.decided_by.startswith("cli:arn:aws:")
+    assert [t.step for t in done.history] == [
+        Step.POSTED,
+        Step.ALLOWED_UNTIL,
+        Step.DECIDED,
+        Step.REVERTED,
+    ]
+    assert (done.history[2].by, done.history[2].why) == (done.decided_by, "denied")
+    assert expiry_schedules().get(change.event_id) is None
+    assert not reminder_exists(change.event_id)
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_schedules_that_cannot_be_deleted_when_reverted_then_it_warns_and_still_reverts(
+    change_store: ChangeStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given a change allowed for an hour and a schedule group that does not exist (so
+    deleting its schedules fails), when the operator reverts it, then the revert is done
+    and the failure is a warning saying the expiry will find nothing to do."""
+    monkeypatch.setenv("EXPIRY_SCHEDULE_GROUP", "no-such-group")
+    group = Group.create()
+    before = group.rules()
+    change = group.change(group.authorize(Direction.INGRESS, 22, "0.0.0.0/0"))
+    allow_for_an_hour(change_store, change)
+
+    assert main(["revert", change.event_id, "--yes"]) == EXIT_OK
+
+    captured = capsys.readouterr()
+    assert "REVERTED" in captured.out
+    assert f"warning: the expiry schedule of {change.event_id} was not deleted" in captured.err
+    assert "DeleteSchedule" in captured.err
+    assert "when it fires it finds nothing to do" in captured.err
+    assert group.rules() == before
+    assert change_store.require(change.event_id).state is State.REVERTED
+
+
+@pytest.mark.usefixtures("revert_env")
+def test_given_a_group_message_allowed_for_a_while_when_members_are_reverted_then_its_schedule_goes_last(
+    change_store: ChangeStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given two changes of one group message allowed for an hour, with the group's expiry
+    scheduled (about g:<batch>), when the operator reverts one, then the schedule stays
+    for the other; when they revert the other, then it is deleted."""
+    boto3.client("scheduler").create_schedule_group(Name="sgrevert")
+    group = Group.create()
+    first = group.change(group.authorize(Direction.INGRESS, 22, "0.0.0.0/0"))
+    second = group.change(group.authorize(Direction.INGRESS, 3389, "0.0.0.0/0"))
+    change_store.save_batch("b1", [first.event_id, second.event_id], NOW)
+    until = allow_for_an_hour(change_store, first, "b1")
+    allow_for_an_hour(change_store, second, "b1")
+    expiry_schedules().set("g:b1", until, remind_at(NOW, until), RESPONDER_ARN)
+
+    assert main(["revert", first.event_id, "--yes"]) == EXIT_OK
+
+    assert "the group's expiry schedule stays for its 1 other change(s)" in (
+        capsys.readouterr().err
+    )
+    assert scheduled("g:b1")
+    assert change_store.require(second.event_id).temporary
+
+    assert main(["revert", second.event_id, "--yes"]) == EXIT_OK
+
+    assert "deleted the expiry schedules of g:b1" in capsys.readouterr().err
+    assert expiry_schedules().get("g:b1") is None
+    assert not reminder_exists("g:b1")
+    assert change_store.require(first.event_id).state is State.REVERTED
+    assert change_store.require(second.event_id).state is State.REVERTED

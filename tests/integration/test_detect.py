@@ -74,7 +74,7 @@ def test_a_new_change_is_recorded_and_posted_with_approve_and_deny(
         if block["type"] == "actions"
         for element in block["elements"]
     ]
-    assert action_ids == ["approve", "deny"]
+    assert action_ids == ["approve", "approve_for", "deny"]
     saved = changes().require(record["eventID"])
     assert saved.state is State.PENDING
     assert (saved.slack_channel, saved.slack_ts) == (CHANNEL, message.ts)

@@ -121,7 +121,11 @@ def test_a_malformed_message_fails_alone_and_the_rest_is_posted(slack: SlackStan
     assert changes().require(revoke_id).state is State.INFO
     assert all(changes().require(e).posted for e in (authorize_id, revoke_id))
     by_ts = {m.ts: m for m in slack.posted}
-    assert buttons(by_ts[str(changes().require(authorize_id).slack_ts)]) == ["approve", "deny"]
+    assert buttons(by_ts[str(changes().require(authorize_id).slack_ts)]) == [
+        "approve",
+        "approve_for",
+        "deny",
+    ]
     assert buttons(by_ts[str(changes().require(revoke_id).slack_ts)]) == []
     assert len(slack.posted) == 2
 

@@ -82,7 +82,26 @@ def actions(msg: Message) -> list[dict[str, Any]]:
 
 
 def buttons(msg: Message) -> dict[str, dict[str, Any]]:
-    return {e["action_id"]: e for block in actions(msg) for e in block["elements"]}
+    return {
+        e["action_id"]: e
+        for block in actions(msg)
+        for e in block["elements"]
+        if e["type"] == "button"
+    }
+
+
+def selects(msg: Message) -> dict[str, dict[str, Any]]:
+    return {
+        e["action_id"]: e
+        for block in actions(msg)
+        for e in block["elements"]
+        if e["type"] == "static_select"
+    }
+
+
+def action_ids(msg: Message) -> list[str]:
+    """Every interactive element's action id, in order."""
+    return [e["action_id"] for block in actions(msg) for e in block["elements"]]
 
 
 def assert_within_block_kit_limits(msg: Message) -> None:
@@ -108,12 +127,23 @@ def assert_within_block_kit_limits(msg: Message) -> None:
             assert all(len(e["text"]) <= 3000 for e in block["elements"])
         elif kind == "actions":
             assert 0 < len(block["elements"]) <= 25
-            for button in block["elements"]:
-                assert button["type"] == "button"
-                assert 0 < len(button["text"]["text"]) <= 75
-                assert 0 < len(button["value"]) <= 2000
-                assert len(button["action_id"]) <= 255
-                confirm = button.get("confirm")
+            ids = [element["action_id"] for element in block["elements"]]
+            assert len(ids) == len(set(ids))
+            for element in block["elements"]:
+                assert element["type"] in ("button", "static_select")
+                assert len(element["action_id"]) <= 255
+                if element["type"] == "button":
+                    assert 0 < len(element["text"]["text"]) <= 75
+                    assert 0 < len(element["value"]) <= 2000
+                else:
+                    assert 0 < len(element["placeholder"]["text"]) <= 150
+                    assert 0 < len(element["options"]) <= 100
+                    for option in element["options"]:
+                        assert 0 < len(option["text"]["text"]) <= 75
+                        assert 0 < len(option["value"]) <= 150
+                    values = [option["value"] for option in element["options"]]
+                    assert len(values) == len(set(values))
+                confirm = element.get("confirm")
                 if confirm:
                     assert len(confirm["title"]["text"]) <= 100
                     assert len(confirm["text"]["text"]) <= 300
@@ -289,11 +319,13 @@ def test_a_failed_revert_shows_the_failure_and_offers_deny_again() -> None:
         ),
         ("policy:allow-office-vpn", "policy allow-office-vpn"),
         ("policy:<!channel>", "policy &lt;!channel&gt;"),
+        ("expiry:U024BE7LH", "the expiry of the approval by <@U024BE7LH>"),
         (None, "someone"),
     ],
 )
 def test_the_decider_is_a_mention_or_plain_words(decided_by: str | None, expected: str) -> None:
-    """Given who decided, then Slack users are mentioned and CLI/policy decisions are words."""
+    """Given who decided, then Slack users are mentioned and CLI, policy and expiry decisions
+    are words."""
     assert decider(decided_by) == expected
 
 

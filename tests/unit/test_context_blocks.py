@@ -327,7 +327,13 @@ def test_a_group_message_shows_the_groups_context_once() -> None:
     assert text.count(":warning: managed by CloudFormation stack web-prod") == 1
     assert text.count("The actor's Slack user unavailable") == 1
     assert "(already allowed by `sgr-0old0ffice00001`" in text
-    values = {e["value"] for b in msg.blocks if b["type"] == "actions" for e in b["elements"]}
+    values = {
+        e["value"]
+        for b in msg.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "button"
+    }
     assert values == {"g:b-123"}
     assert_within_block_kit_limits(msg)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -288,6 +288,72 @@ def test_every_problem_of_the_new_keys_is_named_at_once() -> None:
     assert "lower_risk_when_unattached must be true or false, not 0" in message
 
 
+def test_temporary_approvals_default_to_an_hour_eight_hours_a_day_and_a_week() -> None:
+    """Given no policy, or one without the key, then "Allow for…" offers 1 h, 8 h, 24 h
+    and 7 d."""
+    expected = (timedelta(hours=1), timedelta(hours=8), timedelta(hours=24), timedelta(days=7))
+    assert parse_policy(None).temporary_approvals == expected
+    assert parse_policy('{"min_risk_to_post": "low"}').temporary_approvals == expected
+
+
+def test_temporary_approvals_are_kept_in_order_and_an_empty_list_turns_them_off() -> None:
+    """Given durations written as the policy writes them, then they are offered in the
+    order given; given [], then none is offered."""
+    policy = parse_policy('{"temporary_approvals": ["30m", "2h", "1h30m", "30d", "15m"]}')
+    assert policy.temporary_approvals == (
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=1, minutes=30),
+        timedelta(days=30),
+        timedelta(minutes=15),
+    )
+    assert parse_policy('{"temporary_approvals": []}').temporary_approvals == ()
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ('{"temporary_approvals": "1h"}', "temporary_approvals must be a list of durations"),
+        ('{"temporary_approvals": [60]}', r"temporary_approvals\[0\] must be a duration such"),
+        (
+            '{"temporary_approvals": ["1h", "10m"]}',
+            r"temporary_approvals\[1\] '10m' is shorter than 15 min: an approval for a while "
+            "lasts from 15 min to 30 d",
+        ),
+        ('{"temporary_approvals": ["31d"]}', r"temporary_approvals\[0\] '31d' is longer than 30 d"),
+        ('{"temporary_approvals": ["soon"]}', r"temporary_approvals\[0\] 'soon' is not a duration"),
+        (
+            '{"temporary_approvals": ["1h", "60m"]}',
+            r"temporary_approvals\[1\] '60m' is 1 h, listed twice",
+        ),
+        (
+            json.dumps({"temporary_approvals": [f"{n}h" for n in range(1, 12)]}),
+            "temporary_approvals lists 11 durations: at most 10",
+        ),
+    ],
+)
+def test_a_bad_temporary_approvals_key_names_the_problem(document: str, message: str) -> None:
+    """Given a bad `temporary_approvals`, then the error names the entry and what is wrong."""
+    with pytest.raises(ConfigError, match=message):
+        parse_policy(document)
+
+
+def test_every_problem_of_temporary_approvals_is_named_at_once() -> None:
+    """Given several bad entries and another bad key, then one error names them all."""
+    with pytest.raises(ConfigError) as raised:
+        parse_policy(
+            '{"temporary_approvals": ["1h", "1h", "5m", true, "1w"], "max_messages_per_run": 0}'
+        )
+
+    message = str(raised.value)
+    assert message.startswith("POLICY is invalid: ")
+    assert "temporary_approvals[1] '1h' is 1 h, listed twice" in message
+    assert "temporary_approvals[2] '5m' is shorter than 15 min" in message
+    assert 'temporary_approvals[3] must be a duration such as "1h" (a string), not True' in message
+    assert "temporary_approvals[4] '1w': 'w' is not a unit of time" in message
+    assert "max_messages_per_run must be a whole number" in message
+
+
 def record(c: Change, state: State = State.PENDING, risk: str = "high") -> ChangeRecord:
     return ChangeRecord(change=c, state=state, recorded_at=NOW, risk=risk)
 
@@ -329,7 +395,13 @@ def test_a_group_message_stays_within_block_kit_limits_and_names_the_batch() -> 
     assert message.blocks[0]["text"]["text"].startswith(":rotating_light: CRITICAL")
     for block in message.blocks:
         assert len(json.dumps(block.get("text", {}).get("text", ""))) <= 3100
-    values = {e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]}
+    values = {
+        e["value"]
+        for b in message.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "button"
+    }
     assert values == {"g:abc"}
 
 

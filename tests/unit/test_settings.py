@@ -146,3 +146,62 @@ def test_responder_spoke_role_defaults_and_bad_approvers_are_named() -> None:
     assert RespondSettings.from_env(base).spoke_role_name == "spoke-001"
     with pytest.raises(ConfigError, match="APPROVERS"):
         RespondSettings.from_env({**base, "APPROVERS": "alice"})
+
+
+RESPOND = {"TABLE_NAME": "t", "SLACK_SECRET_ARN": "s"}
+SCHEDULER_ROLE = "arn:aws:iam::222222222222:role/sgrevert-scheduler"
+
+
+def test_responder_temporary_approval_settings_default_to_off_in_group_sgrevert() -> None:
+    """Given only the required variables, then the schedule group is "sgrevert", there is no
+    scheduler role (an Allow for… click is refused) and the policy is the default one."""
+    settings = RespondSettings.from_env(RESPOND)
+
+    assert settings.expiry_schedule_group == "sgrevert"
+    assert settings.scheduler_role_arn is None
+    assert settings.policy == DetectSettings.from_env(DETECT).policy
+
+
+def test_responder_reads_its_schedule_group_scheduler_role_and_policy() -> None:
+    """Given the group, the role and a policy, then each is read as given: the policy with
+    the detector's own parser."""
+    settings = RespondSettings.from_env(
+        {
+            **RESPOND,
+            "EXPIRY_SCHEDULE_GROUP": "sgrevert-prod_1.x",
+            "SCHEDULER_ROLE_ARN": SCHEDULER_ROLE,
+            "POLICY": '{"max_messages_per_run": 7}',
+        }
+    )
+
+    assert settings.expiry_schedule_group == "sgrevert-prod_1.x"
+    assert settings.scheduler_role_arn == SCHEDULER_ROLE
+    assert settings.policy.max_messages_per_run == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("EXPIRY_SCHEDULE_GROUP", "sgrevert/prod", "schedule group name"),
+        ("EXPIRY_SCHEDULE_GROUP", "g" * 65, "schedule group name"),
+        ("SCHEDULER_ROLE_ARN", "sgrevert-scheduler", "must be an IAM role ARN"),
+        ("SCHEDULER_ROLE_ARN", "arn:aws:iam::222222222222:user/x", "must be an IAM role ARN"),
+        ("POLICY", '{"min_risk_to_post": "loud"}', "min_risk_to_post"),
+    ],
+)
+def test_a_malformed_responder_expiry_setting_is_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{name}.*{message}"):
+        RespondSettings.from_env({**RESPOND, name: value})
+
+
+def test_the_responder_arn_is_optional_without_auto_revert_and_read_when_set() -> None:
+    """Given no auto-revert, the detector starts without REVERT_FUNCTION_ARN (its sweep then
+    says so when something is overdue) and reads it when set, for the sweep."""
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:revertsg-2"
+
+    assert DetectSettings.from_env(DETECT).revert_function_arn is None
+    assert (
+        DetectSettings.from_env({**DETECT, "REVERT_FUNCTION_ARN": arn}).revert_function_arn == arn
+    )
+    with pytest.raises(ConfigError, match=r"REVERT_FUNCTION_ARN.*sweep"):
+        DetectSettings.from_env({**DETECT, "REVERT_FUNCTION_ARN": "revertsg-2"})

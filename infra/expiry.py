@@ -1,0 +1,165 @@
+"""Approvals for a while, ended on time: the EventBridge Scheduler schedule group, the role
+the scheduler invokes the responder with, the responder's grants to keep the schedules,
+and an alarm on expiries that went wrong.
+
+The responder creates one one-time schedule per temporary approval (and one for its
+reminder) in the group, each invoking the responder through the scheduler role; the
+detector's scheduled run expires whatever a schedule missed. Both log what went wrong
+with a fixed message, which a metric filter on each function's log group counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra import nag
+from infra.function import SgrevertFunction
+from infra.monitoring import PERIOD
+
+SCHEDULER_SERVICE = "scheduler.amazonaws.com"
+SCHEDULE_ACTIONS = [
+    "scheduler:CreateSchedule",
+    "scheduler:UpdateSchedule",
+    "scheduler:DeleteSchedule",
+    "scheduler:GetSchedule",
+]
+# The messages the functions log (Powertools JSON, `message`): the responder when a schedule
+# cannot be created, updated or deleted, the detector's sweep when it expires one late.
+SCHEDULE_FAILED = "expiry schedule failed"
+LATE_EXPIRY = "late expiry"
+METRIC_NAME = "ExpiryProblems"
+
+
+class Expiry(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        group_name: str,
+        responder: SgrevertFunction,
+        log_groups: Mapping[str, logs.ILogGroup],
+        alarm_topic_arn: str | None,
+        metric_namespace: str,
+    ) -> None:
+        """`log_groups`: the functions whose logs the alarm reads, by label."""
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.group = scheduler.CfnScheduleGroup(self, "Group", name=group_name)
+        # Only schedules of this account may use it (confused deputy), and it may do one
+        # thing: invoke the responder.
+        self.role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                SCHEDULER_SERVICE,
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            description=f"EventBridge Scheduler: invokes {responder.name} when an approval for "
+            "a while ends, or its reminder is due",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeResponder",
+                actions=["lambda:InvokeFunction"],
+                resources=[responder.arn],
+            )
+        )
+        self._grant(responder, group_name)
+        self.alarm = self._alarm(log_groups, alarm_topic_arn, metric_namespace)
+
+    def _grant(self, responder: SgrevertFunction, group_name: str) -> None:
+        """The responder keeps the schedules of this group, and hands them this role only."""
+        stack = cdk.Stack.of(self)
+        schedules = stack.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"{group_name}/*"
+        )
+        function = responder.function
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="KeepExpirySchedules", actions=SCHEDULE_ACTIONS, resources=[schedules]
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PassSchedulerRole",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": SCHEDULER_SERVICE}},
+            )
+        )
+        nag.acknowledge(
+            responder.role,
+            "AwsSolutions-IAM5",
+            f"Resource::{_as_nag_shows(stack, schedules)}",
+            "schedule names are made per approval (expire-<change>, remind-<change>), so the "
+            f"grant covers the schedules of the one group {group_name} only, in this account "
+            "and region; no other group and no schedule group action",
+        )
+        function.add_environment("EXPIRY_SCHEDULE_GROUP", group_name)
+        function.add_environment("SCHEDULER_ROLE_ARN", self.role.role_arn)
+
+    def _alarm(
+        self,
+        log_groups: Mapping[str, logs.ILogGroup],
+        alarm_topic_arn: str | None,
+        namespace: str,
+    ) -> cloudwatch.Alarm:
+        pattern = logs.FilterPattern.any(
+            logs.FilterPattern.string_value("$.message", "=", SCHEDULE_FAILED),
+            logs.FilterPattern.string_value("$.message", "=", LATE_EXPIRY),
+        )
+        for label, group in log_groups.items():
+            logs.MetricFilter(
+                self,
+                f"{label}ExpiryProblems",
+                log_group=group,
+                filter_pattern=pattern,
+                metric_namespace=namespace,
+                metric_name=METRIC_NAME,
+                metric_value="1",
+            )
+        metric = cloudwatch.Metric(
+            namespace=namespace, metric_name=METRIC_NAME, period=PERIOD, statistic="Sum"
+        )
+        alarm = metric.create_alarm(
+            self,
+            "ExpiryProblemsAlarm",
+            alarm_description=(
+                "An approval for a while ended late, or its schedule failed: search both "
+                f"functions' logs for '{LATE_EXPIRY}' (the detector found it still approved "
+                "more than 5 minutes past its deadline, and expired it) and "
+                f"'{SCHEDULE_FAILED}' (the responder could not create, update or delete a "
+                "schedule: check the schedule group, the scheduler role and the responder's "
+                "grants)"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        if alarm_topic_arn:
+            topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn)
+            action = cw_actions.SnsAction(topic)
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+        return alarm
+
+
+def _as_nag_shows(stack: cdk.Stack, arn: str) -> str:
+    """An ARN as cdk-nag names it in a finding: pseudo parameters as `<AWS::Region>`."""
+    resolved: Any = stack.resolve(arn)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]
+    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)
