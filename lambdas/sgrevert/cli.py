@@ -96,11 +96,11 @@ from sgrevert.settings import (
     DEFAULT_EXPIRY_SCHEDULE_GROUP,
     DEFAULT_SLACK_API_URL,
     ROLE_ARN_PATTERN,
-    SCHEDULE_GROUP_PATTERN,
     STORE_PATTERN,
     Env,
     LakeSettings,
     SlackSettings,
+    expiry_schedule_group,
     hub_role_arn,
     spoke_role_name,
 )
@@ -760,15 +760,7 @@ def _revert(args: argparse.Namespace, io: Io) -> int:
         },
     )
     table_name = env.required("TABLE_NAME", "the DynamoDB table name")
-    schedule_group = str(
-        env.matching(
-            "EXPIRY_SCHEDULE_GROUP",
-            SCHEDULE_GROUP_PATTERN,
-            "an EventBridge Scheduler schedule group name (1-64 of 0-9 a-z A-Z . _ -)",
-            required=False,
-        )
-        or DEFAULT_EXPIRY_SCHEDULE_GROUP
-    )
+    schedule_group = expiry_schedule_group(env)
     hub, spoke = hub_role_arn(env), spoke_role_name(env)
     secret_arn = env.raw("SLACK_SECRET_ARN")
     slack = (

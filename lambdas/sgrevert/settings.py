@@ -258,15 +258,7 @@ class RespondSettings:
             spoke_role_name=spoke_role_name(env),
             approvers=approvers,
             policy=parse_policy(env.raw("POLICY")),
-            expiry_schedule_group=str(
-                env.matching(
-                    "EXPIRY_SCHEDULE_GROUP",
-                    SCHEDULE_GROUP_PATTERN,
-                    "an EventBridge Scheduler schedule group name (1-64 of 0-9 a-z A-Z . _ -)",
-                    required=False,
-                )
-                or DEFAULT_EXPIRY_SCHEDULE_GROUP
-            ),
+            expiry_schedule_group=expiry_schedule_group(env),
             scheduler_role_arn=env.matching(
                 "SCHEDULER_ROLE_ARN",
                 ROLE_ARN_PATTERN,
@@ -275,6 +267,19 @@ class RespondSettings:
                 required=False,
             ),
         )
+
+
+def expiry_schedule_group(env: Env) -> str:
+    """`EXPIRY_SCHEDULE_GROUP`, default `sgrevert` (the responder and the CLI read it alike)."""
+    return str(
+        env.matching(
+            "EXPIRY_SCHEDULE_GROUP",
+            SCHEDULE_GROUP_PATTERN,
+            "an EventBridge Scheduler schedule group name (1-64 of 0-9 a-z A-Z . _ -)",
+            required=False,
+        )
+        or DEFAULT_EXPIRY_SCHEDULE_GROUP
+    )
 
 
 def hub_role_arn(env: Env) -> str | None:
