@@ -67,11 +67,12 @@ from sgrevert.account_names import AccountNames  # noqa: E402
 from sgrevert.cloudtrail import SkipRecord, parse_record  # noqa: E402
 from sgrevert.context import ChangeContext  # noqa: E402
 from sgrevert.context_read import ContextReader  # noqa: E402
-from sgrevert.detector import ContextSource, Detector, RunReport  # noqa: E402
+from sgrevert.detector import Detector, RunReport  # noqa: E402
 from sgrevert.lake import LakeQuery  # noqa: E402
 from sgrevert.model import Change  # noqa: E402
 from sgrevert.people import PeopleMemo, SlackPeople  # noqa: E402
 from sgrevert.policy import Policy  # noqa: E402
+from sgrevert.record_reads import ContextSource  # noqa: E402
 from sgrevert.roles import READ_SESSION_NAME, RoleChain  # noqa: E402
 from sgrevert.slack import ChannelPoster  # noqa: E402
 from sgrevert.store import ChangeStore  # noqa: E402

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -26,26 +26,23 @@ from sgrevert import blocks
 from sgrevert.bursts import Unit, plan_messages
 from sgrevert.cloudtrail import SkipRecord, parse_record
 from sgrevert.context import ChangeContext
-from sgrevert.durations import remind_at
 from sgrevert.errors import AlreadyDecided, SlackOutcomeUnknown, SlackRejected, SlackUnavailable
 from sgrevert.eventbridge import cloudtrail_record
-from sgrevert.list_risk import rated_on_references, rating_note, referencing_rules
+from sgrevert.expiry_sweep import sweep
+from sgrevert.list_risk import rated_on_references, referencing_rules
 from sgrevert.model import (
-    MODIFY_RULES_EVENT,
     PREFIX_LIST_EVENT,
     Change,
     ChangeRecord,
-    Rule,
     State,
-    Step,
     iso,
 )
 from sgrevert.policy import Policy, Verdict
-from sgrevert.prior import find_prior
 from sgrevert.query import security_group_changes
+from sgrevert.record_reads import ContextSource, keep_list_context, list_contexts, with_prior
 from sgrevert.risk import Risk
-from sgrevert.selfinvoke import ExpireJob, InvokeFailed, Job, RemindJob, RevertJob
-from sgrevert.store import BATCH_PREFIX, ChangeStore
+from sgrevert.selfinvoke import InvokeFailed, Job, RevertJob
+from sgrevert.store import ChangeStore
 from sgrevert.window import Window, detection_window
 
 logger = Logger(service="sgrevert-detect", child=True)
@@ -65,9 +62,6 @@ CLOCK_SKEW_SECONDS = 120
 # A Deny whose revert has not finished after this long never will: the responder's async
 # revert events expire after an hour (infra/responder.py ASYNC_MAX_AGE), retries included.
 STUCK_REVERT_AFTER = timedelta(minutes=75)
-# An approval for a while ends when its schedule fires; one still approved this long past
-# its deadline (its schedule missing, failed or late) is expired by the scheduled run.
-EXPIRY_GRACE = timedelta(minutes=5)
 
 
 class Poster(Protocol):
@@ -83,12 +77,6 @@ class Poster(Protocol):
 # Hands a job to the responder (an asynchronous Invoke): the revert of a change the policy
 # denied, an overdue expiry, a missed reminder; raises InvokeFailed when it cannot.
 StartJob = Callable[[Job], None]
-
-
-class ContextSource(Protocol):
-    def read(
-        self, changes: Sequence[Change], now: datetime, budget_seconds: float
-    ) -> dict[str, ChangeContext]: ...
 
 
 class RowSource(Protocol):
@@ -192,39 +180,18 @@ class Detector:
                 report.recorded += 1
                 new_ids.append(change.event_id)
                 if context is not None:
-                    self._keep_list_context(change, context, verdict, referencing)
+                    keep_list_context(self._store, change, context, verdict, referencing)
                 self._apply_policy(change, verdict, report)
             else:
                 report.already_recorded += 1
         return new_ids
 
     def _list_contexts(self, changes: list[Change]) -> dict[str, ChangeContext]:
-        """The context of new prefix-list edits, read before they are judged: their level
-        (and so the policy's ignore, hold and auto-revert) depends on the rules that
-        reference the list. Best effort, like any context read."""
-        edits = [c for c in changes if c.event_name == PREFIX_LIST_EVENT]
-        if self._context is None or not edits:
+        """The context of new prefix-list edits, read before they are judged."""
+        if self._context is None:
             return {}
         budget = min(CONTEXT_RUN_SECONDS, self._time_left() - POST_RESERVE_SECONDS)
-        return self._context.read(edits, self._clock(), budget) if budget > 0 else {}
-
-    def _keep_list_context(
-        self,
-        change: Change,
-        context: ChangeContext,
-        verdict: Verdict,
-        referencing: list[Rule] | None,
-    ) -> None:
-        """Store the context read at record time, with why the edit has its level."""
-        note = verdict.note
-        if note is None and referencing is not None:
-            note = rating_note(change, referencing, verdict.assessment.reason)
-        try:
-            self._store.set_context(change.event_id, context, risk=verdict.risk.label, note=note)
-        except (ClientError, BotoCoreError) as error:
-            logger.warning(
-                "context not kept", extra={"event_id": change.event_id, "error": str(error)}
-            )
+        return list_contexts(self._context, changes, self._clock(), budget)
 
     def _apply_policy(self, change: Change, verdict: Verdict, report: RunReport) -> None:
         log = {"event_id": change.event_id, "risk": verdict.risk.label}
@@ -535,104 +502,18 @@ class Detector:
                 self._show(first.slack_channel, first.slack_ts, message)
 
     def sweep_temporary(self, report: RunReport) -> None:
-        """The backstop of the expiry schedules. An approval for a while still approved more
-        than EXPIRY_GRACE past its deadline is handed to the responder's expiry, and one
-        whose reminder time passed unreminded to its reminder; a group's members once, as
-        the group. This only sends: the responder's conditional writes decide, so a firing
-        and a sweep (or a click) never both act."""
+        """The backstop of the expiry schedules (see `expiry_sweep`)."""
         if self._time_left() < POST_RESERVE_SECONDS:
             return
-        now = self._clock()
-        jobs: dict[tuple[str, str, datetime], ExpireJob | RemindJob] = {}
-        for record in self._store.temporary_approvals():
-            job = _job_due(record, now)
-            if job is not None:
-                jobs.setdefault((job.kind, job.event_id, job.deadline), job)
-        unconfigured = False
-        for job in jobs.values():
-            log = {"event_id": job.event_id, "deadline": iso(job.deadline)}
-            if isinstance(job, ExpireJob):
-                late = int((now - job.deadline).total_seconds())
-                logger.warning("late expiry", extra={**log, "late_seconds": late})
-            if self._start_revert is None:
-                unconfigured = True
-                continue
-            try:
-                self._start_revert(job)
-            except InvokeFailed as error:
-                what = "expiry" if isinstance(job, ExpireJob) else "reminder"
-                logger.error(
-                    f"could not hand an overdue {what} to the responder; the next run retries",
-                    extra={**log, "error": str(error)},
-                )
-                continue
-            if isinstance(job, ExpireJob):
-                report.late_expiries += 1
-            else:
-                report.reminders_sent += 1
-                logger.info("missed reminder handed to the responder", extra=log)
-        if unconfigured:
-            logger.error(
-                "approvals for a while are overdue but REVERT_FUNCTION_ARN is not set: the "
-                "detector cannot expire them or remind their approvers; set it to the "
-                "responder's ARN",
-                extra={"overdue": len(jobs)},
-            )
+        counts = sweep(self._store.temporary_approvals(), self._clock(), self._start_revert)
+        report.late_expiries += counts.late_expiries
+        report.reminders_sent += counts.reminders_sent
 
     def _show(self, channel: str, ts: str, message: blocks.Message) -> None:
         try:
             self._poster.update(channel, ts, message.text, message.blocks)
         except (SlackUnavailable, SlackRejected) as error:
             logger.warning("could not update a message", extra={"ts": ts, "error": str(error)})
-
-
-def with_prior(change: Change, store: ChangeStore, batch: Sequence[Change]) -> Change:
-    """A modification with each modified rule's earlier value found in its group's history
-    and in the `batch` it came in (whose changes the store's index may not show yet). Any
-    other change as it is. A history that cannot be read leaves the prior empty, so the
-    modification stays decidable."""
-    if change.event_name != MODIFY_RULES_EVENT:
-        return change
-    try:
-        history = store.group_history(
-            change.account, change.region, change.group_id, before=change.event_time
-        )
-    except (ClientError, BotoCoreError) as error:
-        logger.warning(
-            "group history not read: the modification's earlier values are not known",
-            extra={"event_id": change.event_id, "error": str(error)},
-        )
-        history = []
-    same_group = [
-        c
-        for c in batch
-        if (c.account, c.region, c.group_id) == (change.account, change.region, change.group_id)
-    ]
-    return replace(change, prior=find_prior(change, history, recent=same_group))
-
-
-def _job_due(record: ChangeRecord, now: datetime) -> ExpireJob | RemindJob | None:
-    """What the sweep owes a temporary approval now: its expiry when overdue, its reminder
-    when missed, or nothing. A group member is sent for as its group (`g:<batch id>`)."""
-    deadline = record.approved_until
-    if deadline is None:
-        return None
-    about = f"{BATCH_PREFIX}{record.batch}" if record.batch else record.event_id
-    if now - deadline > EXPIRY_GRACE:
-        return ExpireJob(about, deadline)
-    missed = remind_at(_allowed_at(record, deadline), deadline) <= now < deadline
-    if missed and record.reminded_for != deadline:
-        return RemindJob(about, deadline)
-    return None
-
-
-def _allowed_at(record: ChangeRecord, deadline: datetime) -> datetime:
-    """When the approval got this deadline (allowed, or extended to it): the reminder is
-    reckoned from there. Older records without that step: the decision's time."""
-    for step in reversed(record.history):
-        if step.step in (Step.ALLOWED_UNTIL, Step.EXTENDED) and step.until == deadline:
-            return step.at
-    return record.decided_at or deadline
 
 
 def _attempt_id(now: datetime) -> str:

@@ -69,7 +69,7 @@ from sgrevert.selfinvoke import (
 from sgrevert.settings import RespondSettings, SlackSettings
 from sgrevert.slack import SlackCredentials, click_client, load_credentials, web_client
 from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_body
-from sgrevert.store import BATCH_PREFIX, ChangeStore
+from sgrevert.store import BATCH_PREFIX, ChangeStore, message_about
 from sgrevert.temporary import Expiries, NoTimeLeft, Plan
 from sgrevert.thread import post_history
 from sgrevert.undo import undo
@@ -521,7 +521,7 @@ class Responder:
         slack = self._slack(self._credentials(), None)
         finished = self._finish(record, done.succeeded, done.outcome, slack)
         if finished is not None:  # the delivery that recorded it posts the thread
-            self._thread(_about(finished), self._records(_about(finished)), slack)
+            self._thread(message_about(finished), self._records(message_about(finished)), slack)
         logger.info(
             "revert finished", extra={**log, "outcome": done.outcome, **_counts(done.tally)}
         )
@@ -577,7 +577,7 @@ class Responder:
             return None
         if show:
             # a member shows in its group's message
-            self._show(_about(finished), self._records(_about(finished)), slack)
+            self._show(message_about(finished), self._records(message_about(finished)), slack)
         return finished
 
     # -- the message and its thread ------------------------------------------------------------
@@ -638,11 +638,6 @@ class Responder:
         records = self._records(about)
         self._show(about, records, slack)
         self._thread(about, records, slack)
-
-
-def _about(record: ChangeRecord) -> str:
-    """What a record shows in: its own message, or its group's."""
-    return f"{BATCH_PREFIX}{record.batch}" if record.batch else record.event_id
 
 
 def _counts(tally: RevokeTally) -> dict[str, int]:

@@ -183,6 +183,11 @@ def _about(duration: timedelta) -> str:
     return duration_words(timedelta(minutes=round(duration.total_seconds() / 60)))
 
 
+def message_about(record: ChangeRecord) -> str:
+    """What a record shows in: its own message (its event id) or its group's (`g:<batch>`)."""
+    return f"{BATCH_PREFIX}{record.batch}" if record.batch else record.event_id
+
+
 class ChangeStore:
     """Change records and watermarks in one DynamoDB table (boto3 resource `Table` injected)."""
 

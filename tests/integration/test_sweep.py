@@ -23,8 +23,9 @@ from slack_sdk import WebClient
 from infra.expiry import LATE_EXPIRY
 from sandbox.lambda_api import LambdaStandIn
 from sandbox.slack_api import SlackStandIn
-from sgrevert import blocks, detector
-from sgrevert.detector import EXPIRY_GRACE, Detector, RunReport
+from sgrevert import blocks, expiry_sweep
+from sgrevert.detector import Detector, RunReport
+from sgrevert.expiry_sweep import EXPIRY_GRACE
 from sgrevert.model import ChangeRecord, Direction, State
 from sgrevert.selfinvoke import ExpireJob, Job, RemindJob, SelfInvoker
 from sgrevert.settings import SlackSettings
@@ -58,7 +59,7 @@ def schedule_group(env: None, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class Logged:
-    """What the detector logged at WARNING and above: (level, message, extra fields)."""
+    """What the sweep logged at WARNING and above: (level, message, extra fields)."""
 
     records: list[logging.LogRecord] = field(default_factory=list)
 
@@ -78,7 +79,7 @@ def logged() -> Iterator[Logged]:
             seen.records.append(record)
 
     handler = Keep(level=logging.WARNING)
-    target = logging.getLogger(detector.logger.name)
+    target = logging.getLogger(expiry_sweep.logger.name)
     target.addHandler(handler)
     yield seen
     target.removeHandler(handler)

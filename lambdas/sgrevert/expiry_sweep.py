@@ -1,0 +1,99 @@
+"""The backstop of the expiry schedules, run by the detector's scheduled runs.
+
+An approval for a while still approved more than EXPIRY_GRACE past its deadline (its
+schedule missing, failed or late) is handed to the responder's expiry, and one whose
+reminder time passed unreminded to its reminder; a group's members once, as the group.
+This only sends: the responder's conditional writes decide, so a firing and a sweep (or
+a click) never both act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aws_lambda_powertools import Logger
+
+from sgrevert.durations import remind_at
+from sgrevert.model import ChangeRecord, Step, iso
+from sgrevert.selfinvoke import ExpireJob, InvokeFailed, Job, RemindJob
+from sgrevert.store import message_about
+
+logger = Logger(service="sgrevert-detect", child=True)
+
+EXPIRY_GRACE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Swept:
+    late_expiries: int = 0  # overdue expiries handed to the responder
+    reminders_sent: int = 0  # missed reminders handed to the responder
+
+
+def sweep(
+    approvals: Iterable[ChangeRecord], now: datetime, start: Callable[[Job], None] | None
+) -> Swept:
+    """Hand what `approvals` (the temporary ones) owe now to the responder through `start`
+    (None: not configured, logged once)."""
+    jobs: dict[tuple[str, str, datetime], ExpireJob | RemindJob] = {}
+    for record in approvals:
+        job = job_due(record, now)
+        if job is not None:
+            jobs.setdefault((job.kind, job.event_id, job.deadline), job)
+    late = reminded = 0
+    unconfigured = False
+    for job in jobs.values():
+        log = {"event_id": job.event_id, "deadline": iso(job.deadline)}
+        if isinstance(job, ExpireJob):
+            lateness = int((now - job.deadline).total_seconds())
+            logger.warning("late expiry", extra={**log, "late_seconds": lateness})
+        if start is None:
+            unconfigured = True
+            continue
+        try:
+            start(job)
+        except InvokeFailed as error:
+            what = "expiry" if isinstance(job, ExpireJob) else "reminder"
+            logger.error(
+                f"could not hand an overdue {what} to the responder; the next run retries",
+                extra={**log, "error": str(error)},
+            )
+            continue
+        if isinstance(job, ExpireJob):
+            late += 1
+        else:
+            reminded += 1
+            logger.info("missed reminder handed to the responder", extra=log)
+    if unconfigured:
+        logger.error(
+            "approvals for a while are overdue but REVERT_FUNCTION_ARN is not set: the "
+            "detector cannot expire them or remind their approvers; set it to the "
+            "responder's ARN",
+            extra={"overdue": len(jobs)},
+        )
+    return Swept(late, reminded)
+
+
+def job_due(record: ChangeRecord, now: datetime) -> ExpireJob | RemindJob | None:
+    """What the sweep owes a temporary approval now: its expiry when overdue, its reminder
+    when missed, or nothing. A group member is sent for as its group (`g:<batch id>`)."""
+    deadline = record.approved_until
+    if deadline is None:
+        return None
+    about = message_about(record)
+    if now - deadline > EXPIRY_GRACE:
+        return ExpireJob(about, deadline)
+    missed = remind_at(_allowed_at(record, deadline), deadline) <= now < deadline
+    if missed and record.reminded_for != deadline:
+        return RemindJob(about, deadline)
+    return None
+
+
+def _allowed_at(record: ChangeRecord, deadline: datetime) -> datetime:
+    """When the approval got this deadline (allowed, or extended to it): the reminder is
+    reckoned from there. Older records without that step: the decision's time."""
+    for step in reversed(record.history):
+        if step.step in (Step.ALLOWED_UNTIL, Step.EXTENDED) and step.until == deadline:
+            return step.at
+    return record.decided_at or deadline
