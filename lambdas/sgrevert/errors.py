@@ -66,3 +66,35 @@ class SlackOutcomeUnknown(SlackUnavailable):
 
 class SlackRejected(SgrevertError):
     """Slack answered `ok: false` for this message (bad channel, invalid blocks...)."""
+
+
+class NotUndecided(SgrevertError):
+    """A step on an undecided change (its reminder, its fail-closed deny) found it decided
+    meanwhile, its reminder already sent, or its deadline not the one asked about."""
+
+    def __init__(self, record: ChangeRecord, why: str) -> None:
+        super().__init__(f"change {record.event_id} is {record.state.value}: {why}")
+        self.record = record
+
+
+class SelfApproval(SgrevertError):
+    """The actor of a change, mapped to this Slack user, tried to approve it
+    (`self_approval` is false)."""
+
+    def __init__(self, record: ChangeRecord, user: str) -> None:
+        super().__init__(f"{user} made change {record.event_id} and may not approve it")
+        self.record = record
+        self.user = user
+
+
+class AlreadyApproved(SgrevertError):
+    """This approver's approval is already counted on a change that needs several."""
+
+    def __init__(self, record: ChangeRecord, user: str) -> None:
+        needed = record.approvals_needed or len(record.approvals)
+        super().__init__(
+            f"{user} already approved change {record.event_id} "
+            f"({len(record.approvals)} of {needed})"
+        )
+        self.record = record
+        self.user = user

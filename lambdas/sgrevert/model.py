@@ -6,7 +6,7 @@ Pure data, no AWS or Slack. Every adapter converts to and from these types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,9 @@ DECIDED_STATES = frozenset({State.APPROVED, State.DENIED, State.REVERTED})
 
 
 EXPIRY_PREFIX = "expiry:"  # decided_by of a change reverted because its approval expired
+# decided_by of a change the policy denied because nobody approved it in time.
+DENY_UNDECIDED = "policy:deny_if_undecided_after"
+REMIND_BY = "policy:remind"  # `by` of an undecided change's reminder
 
 
 class Step(StrEnum):
@@ -65,6 +68,8 @@ class Step(StrEnum):
     EXPIRED = "expired"  # a temporary approval's deadline passed: it is being reverted
     REVERTED = "reverted"  # the undo finished
     FAILED = "failed"  # the undo failed; `why` says why
+    APPROVAL = "approval"  # one approver's approval of several required; `why`: "1 of 2"
+    NUDGED = "nudged"  # an undecided change's reminder; `to`: who it mentioned
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Transition:
     by: str | None = None  # Slack user id, "cli:<principal>", "policy:<rule>", "expiry:<U…>"
     why: str | None = None  # in words: "approved", "for 1 h", the revert's outcome…
     until: datetime | None = None  # the deadline the step set (allowed until, extended)
+    to: tuple[str, ...] = ()  # NUDGED: the Slack users (U…) and user groups (S…) mentioned
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"step": self.step.value, "at": iso(self.at)}
@@ -85,6 +91,8 @@ class Transition:
             data["why"] = self.why
         if self.until is not None:
             data["until"] = iso(self.until)
+        if self.to:
+            data["to"] = list(self.to)
         return data
 
     @classmethod
@@ -96,6 +104,31 @@ class Transition:
             by=data.get("by"),
             why=data.get("why"),
             until=parse_time(str(until)) if until else None,
+            to=tuple(str(t) for t in data.get("to") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approver's approval of a change that needs several (`approvals_required`)."""
+
+    user: str  # Slack user id
+    at: datetime
+    duration: timedelta | None = None  # Allow for…: the duration chosen; None: for good
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"user": self.user, "at": iso(self.at)}
+        if self.duration is not None:
+            data["seconds"] = int(self.duration.total_seconds())
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Approval:
+        seconds = data.get("seconds")
+        return cls(
+            user=str(data["user"]),
+            at=parse_time(str(data["at"])),
+            duration=timedelta(seconds=int(seconds)) if seconds is not None else None,
         )
 
 
@@ -356,6 +389,22 @@ class ChangeRecord:
     reminded_for: datetime | None = None  # the deadline whose reminder was sent
     history: tuple[Transition, ...] = ()  # oldest first; empty on older records
     history_posted: int = 0  # how many of `history` are in the message's thread
+    # PENDING, fail-closed (`deny_if_undecided_after`): denied at this time unless approved.
+    deny_at: datetime | None = None
+    nudges: int = 0  # undecided reminders (`remind`) sent so far
+    approvals: tuple[Approval, ...] = ()  # counted toward `approvals_needed`, oldest first
+    approvals_needed: int | None = None  # set with the first of several required approvals
+
+    @property
+    def posted_at(self) -> datetime | None:
+        """When its message was posted (the POSTED step); None when not posted, or on
+        records older than the history."""
+        return next((t.at for t in self.history if t.step is Step.POSTED), None)
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """Who approved it so far (or in all, once approved by several), in order."""
+        return tuple(a.user for a in self.approvals)
 
     @property
     def temporary(self) -> bool:

@@ -49,6 +49,7 @@ from sgrevert.decidable import decidable
 from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS, duration_words, parse_duration
 from sgrevert.errors import ConfigError
 from sgrevert.model import WATCHED_EVENTS, Change, Rule
+from sgrevert.review_rules import ReviewRules
 from sgrevert.risk import (
     DEFAULT_CRITICAL_PORTS,
     DEFAULT_WIDE_IPV4_PREFIX,
@@ -148,6 +149,8 @@ class Policy:
     lower_risk_when_unattached: bool = False  # True: one level lower on a group attached to none
     # The durations "Allow for…" offers, in order; empty: no approvals for a while.
     temporary_approvals: tuple[timedelta, ...] = DEFAULT_TEMPORARY_APPROVALS
+    # Reminders, fail-closed deadlines, self-approval and two-person rules.
+    review: ReviewRules = field(default_factory=ReviewRules)
 
     @property
     def auto_revert_rule(self) -> str | None:

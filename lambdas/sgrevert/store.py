@@ -16,7 +16,10 @@ Item layout (one table, partition key `pk`):
   existed have none and are not in it). An approval for a while keeps its deadline in
   `approved_until` and the deadline whose reminder went out in `reminded_for`; `history`
   is the list of its transitions (`Transition.to_dict()`, oldest first) and
-  `history_posted` how many of them are in the message's thread.
+  `history_posted` how many of them are in the message's thread. Undecided, a
+  fail-closed change keeps when it is denied in `deny_at` and the reminders sent in
+  `nudges`; a change that needs several approvers keeps their `approvals` (a list of
+  `Approval.to_dict()`) and how many it needs in `approvals_needed`.
 - `watermark#<name>`: how far a detection path has fully handled events.
 """
 
@@ -33,9 +36,20 @@ from botocore.exceptions import ClientError
 from sgrevert.context import ChangeContext
 from sgrevert.decidable import decidable
 from sgrevert.durations import duration_words
-from sgrevert.errors import AlreadyDecided, NotDecidable, NotTemporary, UnknownChange
+from sgrevert.errors import (
+    AlreadyApproved,
+    AlreadyDecided,
+    NotDecidable,
+    NotTemporary,
+    NotUndecided,
+    SgrevertError,
+    UnknownChange,
+)
 from sgrevert.model import (
+    DENY_UNDECIDED,
     EXPIRY_PREFIX,
+    REMIND_BY,
+    Approval,
     Change,
     ChangeRecord,
     State,
@@ -61,6 +75,11 @@ BATCH_GET_ROUNDS = 8  # retries of UnprocessedKeys (throttling) before giving up
 _APPEND_STEP = "history = list_append(if_not_exists(history, :no_history), :step)"
 # APPROVED until the deadline named: what every step on an approval for a while requires.
 _APPROVED_UNTIL = "#state = :approved AND approved_until = :deadline"
+
+
+class ApprovalRaced(SgrevertError):
+    """Another approval of the change was counted between the caller's read and its write:
+    read it again and retry."""
 
 
 class AlreadyReminded(NotTemporary):
@@ -138,9 +157,9 @@ def _change_key(event_id: str) -> dict[str, str]:
     return {"pk": f"change#{event_id}"}
 
 
-def _step_values(transition: Transition) -> dict[str, Any]:
+def _step_values(*transitions: Transition) -> dict[str, Any]:
     """The values `_APPEND_STEP` names."""
-    return {":no_history": [], ":step": [transition.to_dict()]}
+    return {":no_history": [], ":step": [t.to_dict() for t in transitions]}
 
 
 def _until_values(deadline: datetime) -> dict[str, Any]:
@@ -157,6 +176,8 @@ def record_from_item(item: dict[str, Any]) -> ChangeRecord:
     context = item.get("context")
     approved_until = item.get("approved_until")
     reminded_for = item.get("reminded_for")
+    deny_at = item.get("deny_at")
+    needed = item.get("approvals_needed")
     return ChangeRecord(
         change=Change.from_dict(json.loads(str(item["change"]))),
         state=State(str(item["state"])),
@@ -174,6 +195,10 @@ def record_from_item(item: dict[str, Any]) -> ChangeRecord:
         reminded_for=parse_time(str(reminded_for)) if reminded_for else None,
         history=tuple(Transition.from_dict(dict(step)) for step in item.get("history") or []),
         history_posted=int(item.get("history_posted") or 0),
+        deny_at=parse_time(str(deny_at)) if deny_at else None,
+        nudges=int(item.get("nudges") or 0),
+        approvals=tuple(Approval.from_dict(dict(a)) for a in item.get("approvals") or []),
+        approvals_needed=int(needed) if needed is not None else None,
     )
 
 
@@ -311,10 +336,12 @@ class ChangeStore:
         batch: str | None = None,
         *,
         found: bool = False,
+        deny_at: datetime | None = None,
     ) -> bool:
         """Point the change at its message. `found`: the message was found in the channel
         (an earlier attempt went through), so only a change still unposted takes it.
-        False when `found` and the change was already posted.
+        False when `found` and the change was already posted. `deny_at`: the fail-closed
+        deadline the message shows (kept from the first post that set one).
 
         The first post appends POSTED; a change posted before (a post again after an
         earlier one was found) only points at the new message."""
@@ -322,6 +349,9 @@ class ChangeStore:
         batch_set = ""
         if batch is not None:
             batch_set, values[":b"] = ", message_batch = :b", batch
+        if deny_at is not None:
+            batch_set += ", deny_at = if_not_exists(deny_at, :deny_at)"
+            values[":deny_at"] = iso(deny_at)
         pointer = f"slack_channel = :c, slack_ts = :ts, updated_at = :now{batch_set}"
         remove = "REMOVE unposted, post_claim_until, post_attempts"
         first = "attribute_exists(unposted)" if found else "attribute_exists(pk)"
@@ -696,6 +726,146 @@ class ChangeStore:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- several approvers, and undecided changes ------------------------------------------
+
+    def add_approval(
+        self,
+        event_id: str,
+        user: str,
+        now: datetime,
+        *,
+        duration: timedelta | None,
+        needed: int,
+        was: tuple[Approval, ...],
+    ) -> ChangeRecord:
+        """Count `user`'s approval of a PENDING change that needs `needed` distinct approvers
+        (Approve: `duration` None; Allow for…: the duration chosen), if `was` were the
+        approvals counted when the caller read it. The one that makes `needed` makes it
+        APPROVED: for good, or until now plus the shortest duration any approver chose.
+        Appends APPROVAL ("1 of 2"), or the decision for the last one.
+
+        Raises UnknownChange, NotDecidable, AlreadyDecided, AlreadyApproved (this user is
+        counted already), or ApprovalRaced (another approval was counted meanwhile)."""
+        if user in (a.user for a in was):
+            raise AlreadyApproved(self.require(event_id), user)
+        approvals = (*was, Approval(user, now, duration))
+        count = f"{len(approvals)} of {needed}"
+        values: dict[str, Any] = {
+            ":approvals": [a.to_dict() for a in approvals],
+            ":needed": needed,
+            ":pending": State.PENDING.value,
+        }
+        update = "approvals = :approvals, approvals_needed = :needed"
+        condition = "#state = :pending AND "
+        if was:
+            condition += "size(approvals) = :was"
+            values[":was"] = len(was)
+        else:
+            condition += "attribute_not_exists(approvals)"
+        remove = ""
+        if len(approvals) < needed:
+            chose = f", for {_about(duration)}" if duration else ""
+            step = Transition(Step.APPROVAL, now, by=user, why=f"{count}{chose}")
+        else:
+            chosen = [a.duration for a in approvals if a.duration is not None]
+            update += ", #state = :approved, decided_by = :user, decided_at = :now"
+            values |= {":approved": State.APPROVED.value, ":user": user}
+            remove = "outcome, reminded_for"
+            if chosen:
+                until = now + min(chosen)
+                update += ", approved_until = :until"
+                values[":until"] = iso(until)
+                why = f"for {_about(min(chosen))} ({count})"
+                step = Transition(Step.ALLOWED_UNTIL, now, by=user, why=why, until=until)
+            else:
+                remove += ", approved_until"
+                step = Transition(Step.DECIDED, now, by=user, why=f"approved ({count})")
+
+        def lost(event_id: str) -> NoReturn:
+            current = self.require(event_id)
+            if current.state is not State.PENDING:
+                self._lost_decision(event_id)
+            if user in current.approvers:
+                raise AlreadyApproved(current, user) from None
+            raise ApprovalRaced(f"another approval of {event_id} was counted meanwhile")
+
+        return self._step(
+            event_id,
+            step,
+            update=update,
+            condition=condition,
+            values=values,
+            lost=lost,
+            remove=remove,
+        )
+
+    def mark_nudged(
+        self, event_id: str, number: int, times: int, to: tuple[str, ...], now: datetime
+    ) -> ChangeRecord:
+        """Note undecided reminder `number` (of `times`) of a PENDING change, once: only
+        when `number - 1` were sent. Appends NUDGED with who it mentions (`to`). Raises
+        UnknownChange, or NotUndecided (decided meanwhile, or that reminder was sent)."""
+        values: dict[str, Any] = {":pending": State.PENDING.value, ":number": number}
+        sent = "nudges = :was"
+        if number == 1:
+            sent = "(attribute_not_exists(nudges) OR nudges = :was)"
+        values[":was"] = number - 1
+
+        def lost(event_id: str) -> NoReturn:
+            current = self.require(event_id)
+            why = (
+                f"reminder {number} is not the next one ({current.nudges} sent)"
+                if current.state is State.PENDING
+                else "decided meanwhile"
+            )
+            raise NotUndecided(current, why) from None
+
+        return self._step(
+            event_id,
+            Transition(Step.NUDGED, now, by=REMIND_BY, why=f"reminder {number} of {times}", to=to),
+            update="nudges = :number",
+            condition=f"#state = :pending AND {sent}",
+            values=values,
+            lost=lost,
+        )
+
+    def deny_undecided(
+        self, event_id: str, deadline: datetime, after: timedelta, now: datetime
+    ) -> ChangeRecord:
+        """A change still PENDING at its fail-closed `deadline` becomes DENIED by
+        `policy:deny_if_undecided_after` (`after`: the policy's time, in words in the
+        history); the revert follows, as after a Deny. Raises UnknownChange, or
+        NotUndecided (decided meanwhile, or its deadline is not `deadline`)."""
+
+        def lost(event_id: str) -> NoReturn:
+            current = self.require(event_id)
+            why = (
+                f"its deadline is not {iso(deadline)}"
+                if current.state is State.PENDING
+                else "decided before its deadline"
+            )
+            raise NotUndecided(current, why) from None
+
+        return self._step(
+            event_id,
+            Transition(
+                Step.DECIDED,
+                now,
+                by=DENY_UNDECIDED,
+                why=f"denied: not approved within {_about(after)}",
+            ),
+            update="#state = :denied, decided_by = :decider, decided_at = :now",
+            remove="outcome, approved_until, reminded_for",
+            condition="#state = :pending AND deny_at = :deadline",
+            values={
+                ":pending": State.PENDING.value,
+                ":denied": State.DENIED.value,
+                ":decider": DENY_UNDECIDED,
+                ":deadline": iso(deadline),
+            },
+            lost=lost,
+        )
 
     # -- the revert's end, and the history in the thread -----------------------------------
 
