@@ -28,7 +28,7 @@ from sgrevert.cloudtrail import SkipRecord, parse_record
 from sgrevert.context import ChangeContext
 from sgrevert.errors import AlreadyDecided, SlackOutcomeUnknown, SlackRejected, SlackUnavailable
 from sgrevert.eventbridge import cloudtrail_record
-from sgrevert.expiry_sweep import sweep
+from sgrevert.expiry_sweep import sweep, sweep_undecided
 from sgrevert.list_risk import rated_on_references, referencing_rules
 from sgrevert.model import (
     PREFIX_LIST_EVENT,
@@ -41,8 +41,9 @@ from sgrevert.policy import Policy, Verdict
 from sgrevert.query import security_group_changes
 from sgrevert.record_reads import ContextSource, keep_list_context, list_contexts, with_prior
 from sgrevert.risk import Risk
-from sgrevert.selfinvoke import InvokeFailed, Job, RevertJob
-from sgrevert.store import ChangeStore
+from sgrevert.selfinvoke import ArmJob, InvokeFailed, Job, RevertJob
+from sgrevert.store import BATCH_PREFIX, ChangeStore
+from sgrevert.undecided import deny_at
 from sgrevert.window import Window, detection_window
 
 logger = Logger(service="sgrevert-detect", child=True)
@@ -111,6 +112,7 @@ class RunReport:
     stuck_reverts: int = 0  # Denies whose revert never finished, now REVERT_FAILED
     late_expiries: int = 0  # approvals for a while past their deadline, handed to the responder
     reminders_sent: int = 0  # missed reminders handed to the responder
+    undecided_overdue: int = 0  # undecided reminders and fail-closed denies handed over late
     skipped_reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -318,6 +320,9 @@ class Detector:
                 claimed = [r for r in claimed if r.event_id not in found]
                 if not claimed:
                     return True
+            # A fail-closed change shows its deadline from the moment it is posted.
+            deadlines = {r.event_id: deny_at(r, self._policy.review, now) for r in claimed}
+            claimed = [replace(r, deny_at=deadlines[r.event_id] or r.deny_at) for r in claimed]
             batch: str | None = None
             if len(claimed) > 1:
                 batch = uuid.uuid4().hex[:24]
@@ -344,12 +349,28 @@ class Detector:
             )
             return True
         for record in claimed:
-            self._store.mark_posted(record.event_id, channel, ts, self._clock(), batch)
+            self._store.mark_posted(
+                record.event_id, channel, ts, self._clock(), batch, deny_at=record.deny_at
+            )
         report.posted += len(claimed)
         report.messages += 1
+        self._arm(f"{BATCH_PREFIX}{batch}" if batch else claimed[0].event_id, claimed)
         if batch is None and claimed[0].state is State.DENIED:
             self._refresh(claimed[0], channel, ts)
         return True
+
+    def _arm(self, about: str, posted: list[ChangeRecord]) -> None:
+        """Have the responder schedule the reminders and the fail-closed deny the policy
+        gives these changes; the sweep sends them late if this cannot be handed over."""
+        review = self._policy.review
+        owed = any(r.deny_at or review.reminds(r.risk) for r in posted if r.state is State.PENDING)
+        if not owed or self._start_revert is None:
+            return
+        try:
+            self._start_revert(ArmJob(about))
+        except InvokeFailed as error:
+            log = {"about": about, "error": str(error)}
+            logger.error("could not hand the undecided schedules to the responder", extra=log)
 
     def _adopt_earlier_posts(self, attempts: set[str], report: RunReport) -> set[str]:
         """Look in the channel for messages of earlier attempts whose answer was lost, and
@@ -508,6 +529,9 @@ class Detector:
         counts = sweep(self._store.temporary_approvals(), self._clock(), self._start_revert)
         report.late_expiries += counts.late_expiries
         report.reminders_sent += counts.reminders_sent
+        report.undecided_overdue += sweep_undecided(
+            self._store, self._policy.review, self._clock(), self._start_revert
+        )
 
     def _show(self, channel: str, ts: str, message: blocks.Message) -> None:
         try:

@@ -7,9 +7,14 @@ window, invokes the responder through the scheduler role with the job as its inp
 (`ExpireJob` / `RemindJob`, the same events the detector's sweep sends), and deletes
 itself after it ran (ActionAfterCompletion DELETE).
 
-Names are `expire-<id>` and `remind-<id>`: a CloudTrail event id (a UUID) as it is, a
-group as `g.<batch id>`, and anything else (characters a schedule name cannot hold, or too
-long) as `h.<sha256>`. Plain ids never hold a dot, so no two ids share a name.
+An undecided change's reminders and fail-closed deny (see `undecided`) are one-time
+schedules of the same kind, `nudge-<id>` (the next reminder, moved after each) and
+`deny-<id>`, put and deleted with `put` and `delete_named`.
+
+Names are `expire-<id>` and `remind-<id>` (and `nudge-`, `deny-`): a CloudTrail event id
+(a UUID) as it is, a group as `g.<batch id>`, and anything else (characters a schedule
+name cannot hold, or too long) as `h.<sha256>`. Plain ids never hold a dot, so no two
+ids share a name.
 
 UpdateSchedule replaces the whole definition (an omitted field returns to its default),
 so an update always sends all of it.
@@ -36,6 +41,8 @@ NAME_LIMIT = 64
 _NAME_CHARS = re.compile(r"^[0-9A-Za-z_-]+$")  # no dot: dots mark the other forms
 EXPIRE_PREFIX = "expire-"
 REMIND_PREFIX = "remind-"
+NUDGE_PREFIX = "nudge-"
+DENY_PREFIX = "deny-"
 _AT = "%Y-%m-%dT%H:%M:%S"
 _AT_EXPRESSION = re.compile(r"^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$")
 # Lambda throttling or a brief outage: a few tries, never past the hour (the sweep then
@@ -99,6 +106,16 @@ def reminder_name(about: str) -> str:
     return REMIND_PREFIX + _schedule_id(about)
 
 
+def nudge_name(about: str) -> str:
+    """The next undecided reminder's schedule name for a change id or `g:<batch id>`."""
+    return NUDGE_PREFIX + _schedule_id(about)
+
+
+def deny_name(about: str) -> str:
+    """The fail-closed deny's schedule name for a change id or `g:<batch id>`."""
+    return DENY_PREFIX + _schedule_id(about)
+
+
 def at_expression(moment: datetime) -> str:
     """`at(yyyy-mm-ddThh:mm:ss)` in UTC (the schedule's timezone)."""
     return f"at({moment.astimezone(UTC).strftime(_AT)})"
@@ -153,6 +170,17 @@ class ExpirySchedules:
         self._delete(expiry_name(about))
         self._delete(reminder_name(about))
 
+    def put(
+        self, name: str, when: datetime, event: dict[str, Any], target_arn: str, description: str
+    ) -> None:
+        """Create (or move) the one-time schedule `name` that invokes `target_arn` with
+        `event` at `when`."""
+        self._put(name, when, event, target_arn, description)
+
+    def delete_named(self, name: str) -> None:
+        """Remove the schedule `name`; already gone is fine."""
+        self._delete(name)
+
     def get(self, about: str) -> ScheduleInfo | None:
         """The expiry schedule, or None when there is none (it fired, or was deleted)."""
         found = self._get(expiry_name(about))
@@ -177,7 +205,7 @@ class ExpirySchedules:
     # -- the calls ---------------------------------------------------------------------------
 
     def _definition(
-        self, name: str, when: datetime, event: dict[str, str], target_arn: str, description: str
+        self, name: str, when: datetime, event: dict[str, Any], target_arn: str, description: str
     ) -> dict[str, Any]:
         return {
             "Name": name,
@@ -197,7 +225,7 @@ class ExpirySchedules:
         }
 
     def _put(
-        self, name: str, when: datetime, event: dict[str, str], target_arn: str, description: str
+        self, name: str, when: datetime, event: dict[str, Any], target_arn: str, description: str
     ) -> None:
         definition = self._definition(name, when, event, target_arn, description)
         try:

@@ -1,10 +1,13 @@
-"""The backstop of the expiry schedules, run by the detector's scheduled runs.
+"""The backstop of the expiry schedules (and of the undecided changes' reminders and
+fail-closed denies), run by the detector's scheduled runs.
 
 An approval for a while still approved more than EXPIRY_GRACE past its deadline (its
 schedule missing, failed or late) is handed to the responder's expiry, and one whose
 reminder time passed unreminded to its reminder; a group's members once, as the group.
 This only sends: the responder's conditional writes decide, so a firing and a sweep (or
-a click) never both act.
+a click) never both act. Undecided changes are swept the same way (`sweep_undecided`):
+a reminder or a fail-closed deny more than `undecided.UNDECIDED_GRACE` overdue is handed
+to the responder.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from sgrevert.durations import remind_at
-from sgrevert.model import ChangeRecord, Step, iso
-from sgrevert.selfinvoke import ExpireJob, InvokeFailed, Job, RemindJob
-from sgrevert.store import message_about
+from sgrevert.model import ChangeRecord, State, Step, iso
+from sgrevert.review_rules import ReviewRules
+from sgrevert.selfinvoke import DenyUndecidedJob, ExpireJob, InvokeFailed, Job, RemindJob
+from sgrevert.store import ChangeStore, message_about
+from sgrevert.undecided import overdue, tracked_since
 
 logger = Logger(service="sgrevert-detect", child=True)
 
@@ -97,3 +102,39 @@ def _allowed_at(record: ChangeRecord, deadline: datetime) -> datetime:
         if step.step in (Step.ALLOWED_UNTIL, Step.EXTENDED) and step.until == deadline:
             return step.at
     return record.decided_at or deadline
+
+
+def sweep_undecided(
+    store: ChangeStore, rules: ReviewRules, now: datetime, start: Callable[[Job], None] | None
+) -> int:
+    """Hand the overdue reminders and fail-closed denies of undecided posted changes to the
+    responder; how many were handed over. Reads only the PENDING changes recent enough to
+    owe one (nothing when the policy asks for neither)."""
+    since = tracked_since(rules, now)
+    if since is None:
+        return 0
+    pending = [r for r in store.by_state(State.PENDING, since) if r.posted]
+    jobs = overdue(pending, rules, now)
+    if jobs and start is None:
+        logger.error(
+            "undecided changes owe reminders or fail-closed denies but REVERT_FUNCTION_ARN "
+            "is not set: set it to the responder's ARN",
+            extra={"overdue": len(jobs)},
+        )
+        return 0
+    handed = 0
+    for job in jobs:
+        log = {"event_id": job.event_id, "job": job.to_event()}
+        if isinstance(job, DenyUndecidedJob):
+            logger.warning("late fail-closed deny", extra=log)
+        try:
+            if start is not None:
+                start(job)
+        except InvokeFailed as error:
+            logger.error(
+                "could not hand an overdue undecided step to the responder; the next run retries",
+                extra={**log, "error": str(error)},
+            )
+            continue
+        handed += 1
+    return handed

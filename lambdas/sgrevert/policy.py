@@ -16,7 +16,12 @@ once at cold start; every problem is reported together, each naming its path:
       "risk": {"critical_ports": [22, 3389], "wide_ipv4_prefix": 8, "wide_ipv6_prefix": 32},
       "owner_tag_keys": ["Name", "Owner", "Team", "Service", "Environment"],
       "lower_risk_when_unattached": false,
-      "temporary_approvals": ["1h", "8h", "24h", "7d"]
+      "temporary_approvals": ["1h", "8h", "24h", "7d"],
+      "remind": {"at_or_above": "high", "after_minutes": 30, "every_minutes": 60,
+                 "times": 3, "escalate_to": ["S0SECONCALL"]},
+      "deny_if_undecided_after": {"high": 240},
+      "self_approval": false,
+      "approvals_required": {"high": 2}
     }
 
 An ignore rule matches when every matcher it has matches (globs, `*` and `?`; a list
@@ -34,6 +39,13 @@ a group attached to nothing (no network interface) by one risk level.
 `temporary_approvals` are the durations offered by "Allow for…" (and "Extend…"), in
 this order: at most 10, each from 15 minutes to 30 days, none twice (`60m` is `1h`); an
 empty list turns "Allow for…" off.
+
+`remind`, `deny_if_undecided_after`, `self_approval` and `approvals_required` say who
+must decide a posted change, and by when (`sgrevert.review_rules`, which reads them):
+reminders in its thread, a fail-closed deny when nobody decided in time, whether the
+actor may approve their own change, and how many approvers a level needs. A level below
+`min_risk_to_post` cannot fail closed, and none at or above `auto_revert_at_or_above`
+may be named: those changes are reverted at once.
 """
 
 from __future__ import annotations
@@ -49,7 +61,7 @@ from sgrevert.decidable import decidable
 from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS, duration_words, parse_duration
 from sgrevert.errors import ConfigError
 from sgrevert.model import WATCHED_EVENTS, Change, Rule
-from sgrevert.review_rules import ReviewRules
+from sgrevert.review_rules import ReviewRules, read_review
 from sgrevert.risk import (
     DEFAULT_CRITICAL_PORTS,
     DEFAULT_WIDE_IPV4_PREFIX,
@@ -79,6 +91,10 @@ _TOP_KEYS = frozenset(
         "owner_tag_keys",
         "lower_risk_when_unattached",
         "temporary_approvals",
+        "remind",
+        "deny_if_undecided_after",
+        "self_approval",
+        "approvals_required",
     }
 )
 _RISK_KEYS = frozenset({"critical_ports", "wide_ipv4_prefix", "wide_ipv6_prefix"})
@@ -225,6 +241,9 @@ class _Reader:
             ),
             temporary_approvals=self._durations(
                 document, "temporary_approvals", defaults.temporary_approvals
+            ),
+            review=read_review(
+                document, self.errors, min_risk_to_post=min_risk, auto_revert_at_or_above=auto
             ),
         )
 

@@ -32,9 +32,11 @@ from sgrevert import aws, blocks, temporary
 from sgrevert.deadline import ANSWER_BUDGET_SECONDS, COLD_START_ALLOWANCE_SECONDS, Deadline
 from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS
 from sgrevert.errors import (
+    AlreadyApproved,
     AlreadyDecided,
     NotDecidable,
     NotTemporary,
+    SelfApproval,
     SgrevertError,
     UnknownChange,
 )
@@ -52,12 +54,16 @@ from sgrevert.model import ChangeRecord, State, iso
 from sgrevert.replies import SlackReplies
 from sgrevert.revert import RevokeTally
 from sgrevert.reverter import SpokeReverter
+from sgrevert.review_rules import ReviewRules
 from sgrevert.roles import RoleChain
 from sgrevert.selfinvoke import (
     MARKER,
+    ArmJob,
+    DenyUndecidedJob,
     ExpireJob,
     InvokeFailed,
     Job,
+    NudgeJob,
     RemindJob,
     RevertJob,
     ScheduleJob,
@@ -72,6 +78,7 @@ from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_
 from sgrevert.store import BATCH_PREFIX, ChangeStore, message_about
 from sgrevert.temporary import Expiries, NoTimeLeft, Plan
 from sgrevert.thread import post_history
+from sgrevert.undecided_flow import UndecidedSteps
 from sgrevert.undo import undo
 
 if TYPE_CHECKING:
@@ -98,7 +105,16 @@ REVERT_SLACK_TIMEOUT_SECONDS = 10
 SlackFactory = Callable[[SlackCredentials, Deadline | None], SlackReplies]
 # What a click can run into: told to the clicker, nothing changed.
 # What a member of a group message can run into while the others are decided.
-MEMBER_REFUSALS = (AlreadyDecided, NotDecidable, NotTemporary, UnknownChange)
+MEMBER_REFUSALS = (
+    AlreadyDecided,
+    NotDecidable,
+    NotTemporary,
+    UnknownChange,
+    SelfApproval,
+    AlreadyApproved,
+)
+# Approving clicks: one that completes an approval by several may set an expiry.
+_APPROVING = frozenset({Action.APPROVE, *temporary.SETTING_ACTIONS})
 
 
 def _utcnow() -> datetime:
@@ -118,9 +134,11 @@ class Responder:
         clock: Callable[[], datetime] = _utcnow,
         expiries: Expiries | None = None,
         durations: Sequence[timedelta] = DEFAULT_TEMPORARY_APPROVALS,
+        review: ReviewRules | None = None,
     ) -> None:
         """`expiries`: the schedules of approvals for a while (None: no scheduler role is
-        configured, so Allow for… is refused); `durations`: the ones it offers."""
+        configured, so Allow for… is refused); `durations`: the ones it offers; `review`:
+        the policy's reminders, fail-closed, self-approval and two-person rules."""
         self._store = store
         self._approvers = frozenset(approvers)
         self._credentials = credentials
@@ -130,6 +148,16 @@ class Responder:
         self._clock = clock
         self._expiries = expiries
         self._durations = tuple(durations)
+        self._review = review or ReviewRules()
+        self._undecided = UndecidedSteps(
+            store=store,
+            rules=self._review,
+            expiries=expiries,
+            clock=clock,
+            records=self._records,
+            post_thread=self._thread_now,
+            revert=self.revert,
+        )
 
     @classmethod
     def from_settings(
@@ -176,6 +204,7 @@ class Responder:
             clock=clock,
             expiries=Expiries(scheduler, group, role, clock=clock) if role else None,
             durations=durations,
+            review=settings.policy.review,
         )
 
     @classmethod
@@ -218,6 +247,7 @@ class Responder:
                 now,
                 offered=self._durations,
                 scheduled=self._expiries is not None,
+                rules=self._review,
             )
             if click.event_id.startswith(BATCH_PREFIX):
                 decided = self._click_batch(click, write, function_arn, slack)
@@ -252,8 +282,11 @@ class Responder:
         log = {"batch": batch_id, "user": click.user_id, "action": click.action.value}
         logger.info("batch decided", extra={**log, "decided": len(decided), "kept": len(refused)})
         if not decided:
-            if refused and all(isinstance(r, NotTemporary) for r in refused):
-                text = explain(refused[0], click.deadline)  # extended, kept or reverted meanwhile
+            kinds = {type(r) for r in refused}
+            if len(kinds) == 1 and not isinstance(refused[0], AlreadyDecided | UnknownChange):
+                # One reason for all: extended, kept or reverted meanwhile; the clicker's own
+                # changes; approved by them already.
+                text = explain(refused[0], click.deadline)
             else:
                 text = "Every change in this group was already decided; nothing was changed."
             self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
@@ -279,8 +312,8 @@ class Responder:
         approval for a while (what reverts it on time), the message, the revert, the thread.
         Each call leaves time to hand what does not fit to an asynchronous invocation."""
         about = click.event_id
-        setting = click.action in temporary.SETTING_ACTIONS
-        plan = temporary.plan_after(decided, now) if setting else None
+        # An approval by several becomes one for a while with its last approval, whatever it is.
+        plan = temporary.plan_after(decided, now) if click.action in _APPROVING else None
         unscheduled: str | None = None
         try:
             if plan is not None:
@@ -419,11 +452,14 @@ class Responder:
 
     def on_time(
         self,
-        job: ExpireJob | RemindJob | ThreadJob | ScheduleJob,
+        job: ExpireJob | RemindJob | ThreadJob | ScheduleJob | ArmJob | NudgeJob | DenyUndecidedJob,
         function_arn: str | None = None,
     ) -> dict[str, Any]:
-        """A step due at a time (an expiry, a reminder) or handed over by a click (the
+        """A step due at a time (an expiry, a reminder, an undecided change's reminder or
+        fail-closed deny), set up after a post (`ArmJob`), or handed over by a click (the
         thread, the schedules); `function_arn`: this function, which schedules invoke."""
+        if isinstance(job, ArmJob | NudgeJob | DenyUndecidedJob):
+            return self._undecided.run(job, function_arn)
         if isinstance(job, ExpireJob):
             return self._expire(job)
         if isinstance(job, RemindJob):
@@ -632,6 +668,11 @@ class Responder:
         reserve: float = 0.0,
     ) -> bool:
         return post_history(self._store, slack, about, records, now=now, reserve=reserve)
+
+    def _thread_now(self, about: str) -> bool:
+        """Post the steps of `about` not yet in its thread, with a client that retries."""
+        slack = self._slack(self._credentials(), None)
+        return self._thread(about, self._records(about), slack, now=self._clock())
 
     def _present(self, about: str, slack: SlackReplies) -> None:
         """After an asynchronous step: the message as it now is, and its thread."""

@@ -35,6 +35,16 @@ message edit and the thread after them) when the click's answer had no time left
 delete them:
 
     {"sgrevert": "schedule", "event_id": "<eventID or g:<batch id>>", "show": true}
+
+An undecided change the policy reminds about or fails closed (`remind`,
+`deny_if_undecided_after`) gets its schedules when the detector has posted it (`arm`);
+they (or the detector's sweep, for any overdue) send its reminders by number and its
+fail-closed deny at its deadline:
+
+    {"sgrevert": "arm", "event_id": "<eventID or g:<batch id>>"}
+    {"sgrevert": "nudge", "event_id": "<eventID or g:<batch id>>", "number": 1}
+    {"sgrevert": "deny_undecided", "event_id": "<eventID or g:<batch id>>",
+     "deadline": "<UTC ISO>"}
 """
 
 from __future__ import annotations
@@ -60,6 +70,10 @@ EXPIRE = "expire"
 REMIND = "remind"
 THREAD = "thread"
 SCHEDULE = "schedule"
+ARM = "arm"
+NUDGE = "nudge"
+DENY_UNDECIDED = "deny_undecided"
+MAX_NUDGES = 100  # far above what a policy may ask; a bigger number is not ours
 _ACCEPTED = 202  # what Invoke answers to an accepted asynchronous invocation
 
 
@@ -209,7 +223,66 @@ class ScheduleJob:
         return cls(event_id=event_id, show=show)
 
 
-Job = RevertJob | ShowJob | TellJob | ExpireJob | RemindJob | ThreadJob | ScheduleJob
+@dataclass(frozen=True)
+class DenyUndecidedJob(_DeadlineJob):
+    """Deny (and revert) a change still PENDING at its fail-closed `deadline`."""
+
+    kind: ClassVar[str] = DENY_UNDECIDED
+
+
+@dataclass(frozen=True)
+class ArmJob:
+    """Set the schedules of an undecided change (or group) just posted: its next reminder
+    and its fail-closed deny, as its record and the policy call for."""
+
+    event_id: str
+
+    def to_event(self) -> dict[str, str]:
+        return {MARKER: ARM, "event_id": self.event_id}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ArmJob:
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise BadRevertEvent("arm event without an event_id")
+        return cls(event_id=event_id)
+
+
+@dataclass(frozen=True)
+class NudgeJob:
+    """Send reminder `number` of an undecided change (or group), unless it was sent or the
+    change was decided."""
+
+    event_id: str
+    number: int
+
+    def to_event(self) -> dict[str, Any]:
+        return {MARKER: NUDGE, "event_id": self.event_id, "number": self.number}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> NudgeJob:
+        event_id, number = event.get("event_id"), event.get("number")
+        if not isinstance(event_id, str) or not event_id:
+            raise BadRevertEvent("nudge event without an event_id")
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise BadRevertEvent("nudge event without a whole reminder number")
+        if not 1 <= number <= MAX_NUDGES:
+            raise BadRevertEvent(f"nudge event with reminder number {number} out of range")
+        return cls(event_id=event_id, number=number)
+
+
+Job = (
+    RevertJob
+    | ShowJob
+    | TellJob
+    | ExpireJob
+    | RemindJob
+    | ThreadJob
+    | ScheduleJob
+    | ArmJob
+    | NudgeJob
+    | DenyUndecidedJob
+)
 _JOBS: dict[str, Any] = {
     REVERT: RevertJob,
     SHOW: ShowJob,
@@ -218,6 +291,9 @@ _JOBS: dict[str, Any] = {
     REMIND: RemindJob,
     THREAD: ThreadJob,
     SCHEDULE: ScheduleJob,
+    ARM: ArmJob,
+    NUDGE: NudgeJob,
+    DENY_UNDECIDED: DenyUndecidedJob,
 }
 
 

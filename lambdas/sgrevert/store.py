@@ -748,7 +748,10 @@ class ChangeStore:
         Raises UnknownChange, NotDecidable, AlreadyDecided, AlreadyApproved (this user is
         counted already), or ApprovalRaced (another approval was counted meanwhile)."""
         if user in (a.user for a in was):
-            raise AlreadyApproved(self.require(event_id), user)
+            current = self.require(event_id)
+            if current.state is not State.PENDING:
+                self._lost_decision(event_id)
+            raise AlreadyApproved(current, user)
         approvals = (*was, Approval(user, now, duration))
         count = f"{len(approvals)} of {needed}"
         values: dict[str, Any] = {

@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sgrevert.approvals import approve, check_not_actor
 from sgrevert.durations import remind_at
 from sgrevert.errors import NotTemporary, SgrevertError, UnknownChange
 from sgrevert.expiry_schedule import ExpirySchedules, ScheduleFailed, SchedulerClient
 from sgrevert.history_text import moment
 from sgrevert.interaction import Action, Click, DurationNotOffered, TemporaryNotConfigured
-from sgrevert.model import ChangeRecord, Step
+from sgrevert.model import ChangeRecord, State, Step
+from sgrevert.review_rules import ReviewRules
 
 if TYPE_CHECKING:
     from sgrevert.deadline import Deadline
@@ -56,27 +58,45 @@ def write_for(
     *,
     offered: Sequence[timedelta],
     scheduled: bool,
+    rules: ReviewRules | None = None,
 ) -> Write:
-    """The write `click` makes on one change, made with `write(event_id)`. Raises a refusal
-    before anything is written: TemporaryNotConfigured (no scheduler to end an approval for
-    a while on time), DurationNotOffered."""
+    """The write `click` makes on one change, made with `write(event_id)`, under the
+    policy's review `rules` (see `approvals`). Raises a refusal before anything is written:
+    TemporaryNotConfigured (no scheduler to end an approval for a while on time),
+    DurationNotOffered."""
+    rules = rules or ReviewRules()
     user = click.user_id
-    if click.action not in TEMPORARY_ACTIONS:
-        decision = click.decision
-        return lambda event_id: store.decide(event_id, decision, user, now)
+    if click.action is Action.APPROVE:
+        return lambda event_id: approve(store, event_id, user, now, duration=None, rules=rules)
+    if click.action is Action.DENY:
+        return lambda event_id: store.decide(event_id, State.DENIED, user, now)
     if click.action is Action.APPROVE_FOR:
-        until = now + _duration(click, offered, scheduled)
-        return lambda event_id: store.approve_for(event_id, user, until, now)
+        duration = _duration(click, offered, scheduled)
+        return lambda event_id: approve(store, event_id, user, now, duration=duration, rules=rules)
     was = click.deadline
     if was is None:  # the click parser requires one for these actions
         raise ValueError(f"a {click.action} click without the deadline it was shown")
     if click.action is Action.EXTEND:
         # From the deadline shown; from now when it is overdue (not yet expired).
         until = max(was, now) + _duration(click, offered, scheduled)
-        return lambda event_id: store.extend(event_id, user, was, until, now)
+        return _not_by_actor(
+            store, user, rules, lambda event_id: store.extend(event_id, user, was, until, now)
+        )
     if click.action is Action.KEEP:
-        return lambda event_id: store.keep(event_id, user, was, now)
+        return _not_by_actor(
+            store, user, rules, lambda event_id: store.keep(event_id, user, was, now)
+        )
     return lambda event_id: store.revert_now(event_id, user, was, now)
+
+
+def _not_by_actor(store: ChangeStore, user: str, rules: ReviewRules, write: Write) -> Write:
+    """`write`, refused (SelfApproval) on a change `user` made, as the policy asks."""
+
+    def guarded(event_id: str) -> ChangeRecord:
+        check_not_actor(store.require(event_id), user, rules)
+        return write(event_id)
+
+    return guarded
 
 
 def _duration(click: Click, offered: Sequence[timedelta], scheduled: bool) -> timedelta:
@@ -174,6 +194,15 @@ class Expiries:
     def delete(self, about: str, answer: Deadline | None = None, reserve: float = 0.0) -> None:
         """Delete both schedules of `about`; already gone is fine. Raises as `set` does."""
         self._schedules(answer, reserve).delete(about)
+
+    def schedules(self) -> ExpirySchedules:
+        """The schedules off a click's answer, with a client that retries: for the
+        undecided changes' reminders and fail-closed denies (see `undecided_flow`)."""
+        return self._schedules(None, 0.0)
+
+    @property
+    def group(self) -> str:
+        return self._group
 
     def _schedules(self, answer: Deadline | None, reserve: float) -> ExpirySchedules:
         client = self._client(answer is not None)
