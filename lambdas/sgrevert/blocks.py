@@ -18,6 +18,10 @@ the policy's durations) beside Approve; once allowed, the message says until whe
 Revert now, Extend… and Keep permanently, each value naming the deadline it was shown with,
 so a click on a deadline since moved changes nothing. The thread replies for each history
 step and the reminder before the deadline are here too; their words are in `history_text`.
+
+Undecided changes: a fail-closed one says when it reverts unless approved, one that needs
+several approvers how many it has (its buttons stay, for the others), and the reminder of an
+undecided change (`nudge_reply`) mentions who it is for and points to the message.
 """
 
 from __future__ import annotations
@@ -50,8 +54,19 @@ from sgrevert.durations import (
     MIN_DURATION,
     duration_words,
 )
-from sgrevert.history_text import allowed_words, expired_approver, moment
+from sgrevert.history_text import (
+    allowed_words,
+    approvals_words,
+    approved_by,
+    approvers_of,
+    deadline_words,
+    decision_reason,
+    expired_approver,
+    moment,
+    nudge_words,
+)
 from sgrevert.model import (
+    DENY_UNDECIDED,
     EXPIRY_PREFIX,
     MODIFY_RULES_EVENT,
     PREFIX_LIST_EVENT,
@@ -121,7 +136,11 @@ _RISK_ICONS = {
     "low": ":white_circle:",
 }
 EXPIRED_ICON = ":stopwatch:"
+DEADLINE_ICON = ":hourglass:"  # a fail-closed change's deadline
+APPROVALS_ICON = ":ballot_box_with_check:"  # some of several required approvals
+NUDGE_ICON = ":bell:"
 _STEP_ICONS = {
+    Step.APPROVAL: APPROVALS_ICON,
     Step.ALLOWED_UNTIL: ":white_check_mark:",
     Step.EXTENDED: ":white_check_mark:",
     Step.MADE_PERMANENT: ":white_check_mark:",
@@ -183,12 +202,23 @@ def decider(decided_by: str | None) -> str:
 
 def history_reply(record: ChangeRecord, transition: Transition) -> Message | None:
     """The thread reply for one step of the change's history; None for POSTED (the message
-    itself is the post)."""
+    itself is the post). A NUDGED step is the reminder itself (`nudge_reply`), for the group
+    message when `record` is one of its members."""
+    if transition.step is Step.NUDGED:
+        return nudge_reply(record, transition, group=record.batch is not None)
     words = history_text.step_words(record, transition)
     if words is None:
         return None
     icon = _STEP_ICONS.get(transition.step, "")
     return notice(f"{icon} {words}".lstrip())
+
+
+def nudge_reply(record: ChangeRecord, transition: Transition, *, group: bool) -> Message:
+    """The thread reply for an undecided change's reminder (a NUDGED step): it mentions the
+    users and user groups in `transition.to`, says how long the change (`group`: the changes
+    of the group message `record` is one of) has been undecided and when it reverts unless
+    approved, and points to the message's buttons; it has none of its own."""
+    return notice(f"{NUDGE_ICON} {nudge_words(record, transition, group=group)}")
 
 
 def reminder_reply(
@@ -434,9 +464,11 @@ def _status_blocks(record: ChangeRecord, durations: Sequence[timedelta]) -> list
     icon = _STATE_ICONS.get(state, "")
     if state is State.PENDING:
         allow = _allow_for(record.event_id, durations)
+        until = " until then" if record.deny_at else ""
         return [
+            *_undecided_blocks(record.deny_at, record, ""),
             _context(
-                f"{icon} Allowed unless denied. *Deny* {_deny_words(change)} "
+                f"{icon} Allowed{until} unless denied. *Deny* {_deny_words(change)} "
                 f"in {_code(change.account, 32)} / {_code(change.region, 32)}."
                 + (f" {ALLOW_FOR_WORDS}" if allow else "")
             ),
@@ -449,11 +481,13 @@ def _status_blocks(record: ChangeRecord, durations: Sequence[timedelta]) -> list
     if record.temporary:
         return _temporary_blocks(record.event_id, record, [change], durations)
     if state is State.APPROVED:
-        return [_section(f"{icon} Approved by {who}{_at(record)}.")]
+        return [
+            _section(f"{icon} Approved by {approved_by(record, record.decided_by)}{_at(record)}.")
+        ]
     by_policy = (record.decided_by or "").startswith("policy:")
     if by_policy and state in (State.DENIED, State.REVERTED):
         rule = _code((record.decided_by or "").removeprefix("policy:"), 120)
-        why = _user_text((record.note or "").partition(": ")[2], 500)
+        why = _user_text(_policy_reason(record), 500)
         done = "reverting…" if state is State.DENIED else outcome or "reverted."
         return [
             _section(
@@ -463,6 +497,8 @@ def _status_blocks(record: ChangeRecord, durations: Sequence[timedelta]) -> list
             )
         ]
     denied = f"Denied by {who}{_at(record)}"
+    if by_policy and _policy_reason(record):
+        denied += f" ({_user_text(_policy_reason(record), 500)})"
     if record.decided_by and record.decided_by.startswith(EXPIRY_PREFIX):
         icon = EXPIRED_ICON if state is not State.REVERT_FAILED else icon
         denied = f"{_expired(record.decided_by)}{_at(record)}"
@@ -476,6 +512,40 @@ def _status_blocks(record: ChangeRecord, durations: Sequence[timedelta]) -> list
         _context(f"{_still_there(change)} {_retry_advice(change)}"),
         _actions(change, approve=False),
     ]
+
+
+def _policy_reason(record: ChangeRecord) -> str:
+    """Why a policy denied it: from the note the detector wrote ("…: 0.0.0.0/0 to tcp 22"),
+    or, for a fail-closed deny, which writes none, from its decision step."""
+    return (record.note or "").partition(": ")[2] or decision_reason(record) or ""
+
+
+def _undecided_blocks(
+    deny_at: datetime | None, record: ChangeRecord | None, count: str, subject: str = ""
+) -> list[dict[str, Any]]:
+    """What an undecided change (or group) waits for: its fail-closed deadline, and the
+    approvals `record` has of several required (`count`: for how many of a group's changes)."""
+    lines = []
+    if deny_at is not None:
+        lines.append(
+            f"{DEADLINE_ICON} {deadline_words(deny_at, subject=subject, plural=bool(subject))}."
+        )
+    approvals = approvals_words(record, changes=count) if record is not None else None
+    if approvals:
+        lines.append(f"{APPROVALS_ICON} {approvals}.")
+    return [_section("\n".join(lines))] if lines else []
+
+
+def _fallback_undecided(deny_at: datetime | None, record: ChangeRecord | None) -> str:
+    """ " (1 of 2 approvals; reverts at 2026-12-01 14:32 UTC unless approved)", or nothing."""
+    parts = []
+    if record is not None and record.approvals:
+        needed = max(record.approvals_needed or 0, len(record.approvals))
+        parts.append(f"{len(record.approvals)} of {needed} approvals")
+    if deny_at is not None:
+        reverts = deadline_words(deny_at, PLAIN)
+        parts.append(reverts[:1].lower() + reverts[1:])
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _expired(decided_by: str) -> str:
@@ -798,11 +868,15 @@ def _fallback(record: ChangeRecord) -> str:
     denied = f"denied by {who}"
     if record.decided_by and record.decided_by.startswith(EXPIRY_PREFIX):
         denied = f"approval by {decider(expired_approver(record.decided_by))} expired"
-    approved = f"approved by {who}"
+    if record.decided_by == DENY_UNDECIDED and decision_reason(record):
+        denied += f" ({decision_reason(record)})"
+    approvers = approved_by(record, record.decided_by)
+    approved = f"approved by {approvers}"
     if record.temporary and record.approved_until is not None:
-        approved = f"allowed by {who} until {moment(record.approved_until, PLAIN)}"
+        approved = f"allowed by {approvers} until {moment(record.approved_until, PLAIN)}"
+    pending = record if record.state is State.PENDING else None
     state = {
-        State.PENDING: "awaiting review",
+        State.PENDING: f"awaiting review{_fallback_undecided(record.deny_at, pending)}",
         State.INFO: "for information",
         State.APPROVED: approved,
         State.DENIED: f"{denied}, reverting",
@@ -1038,11 +1112,12 @@ def _batch_status(
     for record in records:
         word = "allowed for a while" if record.temporary else _state_word(record.state)
         tally[word] = tally.get(word, 0) + 1
-    deciders = sorted({decider(r.decided_by) for r in records if r.decided_by})
+    deciders = sorted({decider(user) for r in records for user in _deciders(r)})
     words = ", ".join(f"{n} {word}" for word, n in tally.items())
     status = f"{words}" + (f" (decided by {', '.join(deciders)})" if deciders else "")
     blocks = [
         *_batch_expired(records),
+        *_batch_denied_undecided(records),
         *_batch_temporary(batch_id, records, durations),
         _context(f"Members: {status}."),
     ]
@@ -1052,10 +1127,14 @@ def _batch_status(
         return blocks
     undecided = [r.change for r in records if r.state in (State.PENDING, State.REVERT_FAILED)]
     allow = _allow_for(batch_value(batch_id), durations) if open_ else None
+    deadline, shared = _batch_deadline(records)
+    for block in _batch_undecided(records, deadline, shared):
+        blocks.insert(len(blocks) - 1, block)
+    until = " until then" if deadline is not None and shared else ""
     blocks.insert(
         len(blocks) - 1,
         _context(
-            ":large_yellow_circle: Allowed unless denied. *Deny* reverts every undecided "
+            f":large_yellow_circle: Allowed{until} unless denied. *Deny* reverts every undecided "
             f"change here in {_code(first.account, 32)} / {_code(first.region, 32)}; "
             "changes already decided keep their decision."
             + (f" {ALLOW_FOR_WORDS}" if allow else "")
@@ -1074,6 +1153,44 @@ def _batch_status(
         )
     )
     return blocks
+
+
+def _deciders(record: ChangeRecord) -> tuple[str, ...]:
+    """Who decided a member: every approver of one approved by several."""
+    if record.state is State.APPROVED:
+        return approvers_of(record, record.decided_by)
+    return (record.decided_by,) if record.decided_by else ()
+
+
+def _batch_deadline(records: list[ChangeRecord]) -> tuple[datetime | None, bool]:
+    """The earliest fail-closed deadline of the open members, and whether every member
+    reverts then (else only some of them do)."""
+    deadlines = [r.deny_at for r in records if r.state is State.PENDING and r.deny_at]
+    if not deadlines:
+        return None, False
+    first = min(deadlines)
+    return first, deadlines.count(first) == len(records)
+
+
+def _batch_undecided(
+    records: list[ChangeRecord], deadline: datetime | None, shared: bool
+) -> list[dict[str, Any]]:
+    """The open members' earliest deadline, and the approvals of the member furthest from
+    approved (the one a group click still waits for)."""
+    counted, furthest = _batch_approvals(records)
+    count = f" for {counted} of {len(records)} changes" if counted < len(records) else ""
+    subject = "These changes" if shared else "Some of these changes"
+    return _undecided_blocks(deadline, furthest, count, subject)
+
+
+def _batch_approvals(records: list[ChangeRecord]) -> tuple[int, ChangeRecord | None]:
+    """How many open members have approvals of several required, and the one furthest from
+    approved (what a group's click still waits for)."""
+    counted = [r for r in records if r.state is State.PENDING and r.approvals]
+    furthest = max(
+        counted, key=lambda r: (r.approvals_needed or 0) - len(r.approvals), default=None
+    )
+    return len(counted), furthest
 
 
 def _state_word(state: State) -> str:
@@ -1100,14 +1217,37 @@ def _batch_expired(records: list[ChangeRecord]) -> list[dict[str, Any]]:
     expired = [r for r in records if (r.decided_by or "").startswith(EXPIRY_PREFIX)]
     if not expired:
         return []
-    states = {r.state for r in expired}
-    progress = "reverted"
-    if State.DENIED in states:
-        progress = "reverting…"
-    elif State.REVERT_FAILED in states:
-        progress = "the revert failed; *Deny* retries it"
     first = expired[0]
+    progress = _revert_progress(expired)
     return [_section(f"{EXPIRED_ICON} {_expired(first.decided_by or '')}{_at(first)}; {progress}")]
+
+
+def _revert_progress(records: list[ChangeRecord]) -> str:
+    """Where the revert of denied members stands, the least advanced first."""
+    states = {r.state for r in records}
+    if State.DENIED in states:
+        return "reverting…"
+    if State.REVERT_FAILED in states:
+        return "the revert failed; *Deny* retries it"
+    return "reverted"
+
+
+def _batch_denied_undecided(records: list[ChangeRecord]) -> list[dict[str, Any]]:
+    """Members the policy denied because nobody approved them in time."""
+    denied = [r for r in records if r.decided_by == DENY_UNDECIDED]
+    if not denied:
+        return []
+    progress = _revert_progress(denied)
+    first = denied[0]
+    rule = _code(DENY_UNDECIDED.removeprefix("policy:"), 120)
+    why = _user_text(decision_reason(first) or "", 500)
+    return [
+        _section(
+            f"{_STATE_ICONS[first.state]} *Reverted by policy* {rule}{_at(first)}"
+            + (f" ({why})" if why else "")
+            + f"; {progress}"
+        )
+    ]
 
 
 def _batch_fallback(
@@ -1119,7 +1259,9 @@ def _batch_fallback(
     where = f"{_user_text(first.group_id, 64)} in {_fallback_account(first, context)}"
     on = "in prefix list" if first.event_name == PREFIX_LIST_EVENT else "on"
     deadlines = [r.approved_until for r in records if r.temporary and r.approved_until]
-    state = f"{open_} awaiting review" if open_ else "decided"
+    deadline, _ = _batch_deadline(records)
+    undecided = _fallback_undecided(deadline, _batch_approvals(records)[1])
+    state = f"{open_} awaiting review{undecided}" if open_ else "decided"
     if deadlines and not open_:
         state = f"allowed until {moment(min(deadlines), PLAIN)}"
     return _clip(f"{prefix}{len(records)} changes {on} {where}: {state}", MAX_FALLBACK_TEXT)

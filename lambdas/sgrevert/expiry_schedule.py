@@ -8,8 +8,9 @@ window, invokes the responder through the scheduler role with the job as its inp
 itself after it ran (ActionAfterCompletion DELETE).
 
 An undecided change's reminders and fail-closed deny (see `undecided`) are one-time
-schedules of the same kind, `nudge-<id>` (the next reminder, moved after each) and
-`deny-<id>`, put and deleted with `put` and `delete_named`.
+schedules of the same kind, `nudge-<id>-<n>` (reminder n, put after the one before) and
+`deny-<id>`, put with `put`. A decision leaves them be: each fires once, finds the change
+decided, does nothing and is deleted.
 
 Names are `expire-<id>` and `remind-<id>` (and `nudge-`, `deny-`): a CloudTrail event id
 (a UUID) as it is, a group as `g.<batch id>`, and anything else (characters a schedule
@@ -106,9 +107,11 @@ def reminder_name(about: str) -> str:
     return REMIND_PREFIX + _schedule_id(about)
 
 
-def nudge_name(about: str) -> str:
-    """The next undecided reminder's schedule name for a change id or `g:<batch id>`."""
-    return NUDGE_PREFIX + _schedule_id(about)
+def nudge_name(about: str, number: int) -> str:
+    """Undecided reminder `number`'s schedule name for a change id or `g:<batch id>`: one
+    name per reminder, so the next is never put under the name of the one firing (which
+    Scheduler deletes after it invoked its target)."""
+    return f"{NUDGE_PREFIX}{_schedule_id(about)}-{number}"
 
 
 def deny_name(about: str) -> str:

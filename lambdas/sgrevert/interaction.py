@@ -31,13 +31,15 @@ from sgrevert.blocks import (
 )
 from sgrevert.durations import check_duration, duration_words
 from sgrevert.errors import (
+    AlreadyApproved,
     AlreadyDecided,
     NotDecidable,
     NotTemporary,
+    SelfApproval,
     SgrevertError,
     UnknownChange,
 )
-from sgrevert.history_text import expired_approver
+from sgrevert.history_text import and_joined, expired_approver
 from sgrevert.model import ChangeRecord, State, Step
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -123,6 +125,8 @@ REFUSALS: tuple[type[SgrevertError], ...] = (
     NotTemporary,
     TemporaryNotConfigured,
     DurationNotOffered,
+    SelfApproval,
+    AlreadyApproved,
 )
 
 
@@ -264,6 +268,21 @@ def explain(refusal: SgrevertError, deadline: datetime | None = None) -> str:
         return (
             f"This change is no longer allowed{until}: it was extended, kept or reverted "
             f"meanwhile (now: {_now(refusal.record)}). Nothing was changed."
+        )
+    if isinstance(refusal, SelfApproval):
+        return (
+            "You made this change; ask another approver. Nothing was changed: you cannot "
+            "approve your own change, but you can still Deny it, which reverts it."
+        )
+    if isinstance(refusal, AlreadyApproved):
+        approvers = refusal.record.approvers
+        count = len(approvers)
+        needed = max(refusal.record.approvals_needed or count, count)
+        shown = [decider(user) for user in approvers[:MAX_LISTED_APPROVERS]]
+        names = and_joined(shown) if count == len(shown) else f"{', '.join(shown)} and others"
+        return (
+            f"You already approved this change; nothing was changed. It needs {needed} "
+            f"approvals ({count} so far: {names}): ask another approver."
         )
     if isinstance(refusal, TemporaryNotConfigured):
         return (

@@ -2,8 +2,8 @@
 denies (see `undecided` for when each is due).
 
 - `arm`: after the detector posted a change the policy reminds about or fails closed (and
-  after each reminder), put the one-time schedules of what it is owed next, `nudge-<id>`
-  and `deny-<id>`; a step whose time already passed is done at once instead.
+  after each reminder), put the one-time schedules of what it is owed next,
+  `nudge-<id>-<n>` and `deny-<id>`; a step whose time already passed is done at once instead.
 - `nudge`: reminder N, noted once per change with a conditional write (never twice for the
   same number, whatever retries or the sweep send), then posted in the thread with the
   escalation's mentions; then the next one is scheduled.
@@ -86,7 +86,7 @@ class UndecidedSteps:
             if steps.nudge.at <= now:
                 return {**done, **self.nudge(job, target_arn)}
             self._put(
-                nudge_name(about),
+                nudge_name(about, steps.nudge.number),
                 steps.nudge.at,
                 job.to_event(),
                 target_arn,

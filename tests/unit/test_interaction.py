@@ -12,7 +12,14 @@ import pytest
 
 from sandbox.clicks import NoSuchButton, SlackUser, block_actions_payload, signed_request
 from sgrevert.blocks import Message, message, reminder_reply
-from sgrevert.errors import AlreadyDecided, NotDecidable, NotTemporary, UnknownChange
+from sgrevert.errors import (
+    AlreadyApproved,
+    AlreadyDecided,
+    NotDecidable,
+    NotTemporary,
+    SelfApproval,
+    UnknownChange,
+)
 from sgrevert.interaction import (
     DECISIONS,
     REFUSALS,
@@ -24,7 +31,7 @@ from sgrevert.interaction import (
     explain,
     parse_click,
 )
-from sgrevert.model import Actor, Change, ChangeRecord, State, Step, Transition
+from sgrevert.model import Actor, Approval, Change, ChangeRecord, State, Step, Transition
 from sgrevert.slack_request import HttpRequest, verified_body
 from tests.support import SIGNING_SECRET
 
@@ -467,3 +474,47 @@ def test_given_the_sandbox_asked_for_a_choice_that_is_not_there_then_it_says_so(
         sandbox_click(pending_message(), "approve", "1 h")
     with pytest.raises(NoSuchButton, match="choose an option"):
         sandbox_click(pending_message(), "approve_for")
+
+
+# -- several approvers -----------------------------------------------------------------------
+
+
+def test_given_the_actor_approving_their_own_change_when_explained_then_they_may_still_deny() -> (
+    None
+):
+    """Given the Slack user who made the change clicked Approve, then they learn to ask
+    another approver, and that Deny is still theirs."""
+    text = explain(SelfApproval(record(State.PENDING, None), "U0ERIN"))
+
+    assert text.startswith("You made this change; ask another approver.")
+    assert "you can still Deny it" in text
+    assert SelfApproval in REFUSALS
+
+
+def test_given_an_approver_approving_again_when_explained_then_it_names_who_approved_so_far() -> (
+    None
+):
+    """Given alice approved again a change that needs three approvals and has hers and
+    bob's, then she learns it needs three, has two (hers and bob's), and to ask another."""
+    at = datetime(2026, 11, 27, 12, 3, tzinfo=UTC)
+    approvals = (Approval("U0ALICE", at), Approval("U0BOB", at, timedelta(hours=1)))
+    counted = replace(record(State.PENDING, None), approvals=approvals, approvals_needed=3)
+
+    text = explain(AlreadyApproved(counted, "U0ALICE"))
+
+    assert text == (
+        "You already approved this change; nothing was changed. It needs 3 approvals "
+        "(2 so far: <@U0ALICE> and <@U0BOB>): ask another approver."
+    )
+    assert AlreadyApproved in REFUSALS
+
+
+def test_given_many_approvals_so_far_when_explained_then_a_few_are_named() -> None:
+    at = datetime(2026, 11, 27, 12, 3, tzinfo=UTC)
+    approvals = tuple(Approval(f"U0A{i:03d}", at) for i in range(8))
+    counted = replace(record(State.PENDING, None), approvals=approvals, approvals_needed=10)
+
+    text = explain(AlreadyApproved(counted, "U0A000"))
+
+    assert "(8 so far: <@U0A000>, <@U0A001>, <@U0A002>, <@U0A003>, <@U0A004> and others)" in (text)
+    assert "<@U0A005>" not in text
