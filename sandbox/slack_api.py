@@ -1,13 +1,14 @@
 """A local Slack Web API: what slack_sdk's `WebClient(base_url=...)` talks to, recorded for tests.
 
 Speaks `chat.postMessage` (with message metadata), `chat.update`, `chat.postEphemeral`,
-`conversations.history`, `users.lookupByEmail` (members registered with `add_user`) and
-`auth.test` (form-encoded or JSON bodies, bearer token checked) and serves response URLs.
+`conversations.history`, `users.lookupByEmail` (members registered with `add_user`),
+`usergroups.users.list` (groups set in `usergroups`) and `auth.test` (form-encoded or JSON
+bodies, bearer token checked) and serves response URLs.
 Answers as Slack does (`ok`, `error`, `ts`, `message`), stamps messages with the real time
 (as Slack's `ts` is), checks Block Kit limits loosely (`invalid_blocks`), and can be told to
 fail before or after carrying a call out, to answer late, to go down (`outage()`), to lack a
-scope (`history_scope`, `users_email_scope`) or to rate-limit `chat.postMessage` per channel
-with an honest `Retry-After`.
+scope (`history_scope`, `users_email_scope`, `usergroups_scope`) or to rate-limit
+`chat.postMessage` per channel with an honest `Retry-After`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ MANIFEST_SCOPES = (
     "groups:history",
     "users:read",
     "users:read.email",
+    "usergroups:read",
 )
 _CHANNEL_ID = re.compile(r"^(?:[CGD][A-Z0-9]+|#[\w.-]+)$")
 
@@ -173,6 +175,10 @@ class SlackStandIn(Service):
         self.response_url_ttl_seconds: float = RESPONSE_URL_TTL_SECONDS
         self.history_scope = True  # False: conversations.history answers missing_scope
         self.users_email_scope = True  # False: users.lookupByEmail answers missing_scope
+        self.usergroups_scope = True  # False: usergroups.users.list answers missing_scope
+        # user groups by id (`S…`) and their members' user ids, as usergroups.users.list
+        # answers them; a test sets them directly: `slack.usergroups["S0ADMINS"] = ["U0ALICE"]`
+        self.usergroups: dict[str, list[str]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rate_limited = 0
         self.posted: list[PostedMessage] = []
@@ -319,6 +325,7 @@ class SlackStandIn(Service):
                     "chat.postEphemeral": self._post_ephemeral,
                     "conversations.history": self._history,
                     "users.lookupByEmail": self._lookup_by_email,
+                    "usergroups.users.list": self._usergroup_users,
                     "auth.test": self._auth_test,
                 }.get(method)
                 if handler is None:
@@ -474,6 +481,24 @@ class SlackStandIn(Service):
             raise SlackError("users_not_found")
         return _ok(user=_wire_user(user))
 
+    def _usergroup_users(self, params: dict[str, Any]) -> _Reply:
+        """The user ids of a user group's members, `no_such_subteam` for an unknown id.
+        Needs `usergroups:read`, checked before the arguments. `include_disabled` and
+        `team_id` (read only with an org-level token) are taken and change nothing here:
+        the stand-in's groups are all enabled and its token is a workspace token."""
+        if not self.usergroups_scope:
+            raise SlackError("missing_scope", needed="usergroups:read", provided=self._provided())
+        group = str(params.get("usergroup") or "").strip()
+        if not group:
+            raise SlackError(
+                "invalid_arguments",
+                response_metadata={"messages": ["[ERROR] missing required field: usergroup"]},
+            )
+        members = self.usergroups.get(group)
+        if members is None:
+            raise SlackError("no_such_subteam")
+        return _ok(users=list(members))
+
     def _provided(self) -> str:
         """The token's scopes, as a missing_scope answer lists them (comma-separated)."""
         off: set[str] = set()
@@ -481,6 +506,8 @@ class SlackStandIn(Service):
             off |= {"channels:history", "groups:history"}
         if not self.users_email_scope:
             off.add("users:read.email")
+        if not self.usergroups_scope:
+            off.add("usergroups:read")
         return ",".join(s for s in MANIFEST_SCOPES if s not in off)
 
     def _auth_test(self, params: dict[str, Any]) -> _Reply:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qs
 
+from sgrevert import history_text
 from sgrevert.blocks import (
     ACTION_APPROVE,
     ACTION_APPROVE_FOR,
@@ -294,7 +295,8 @@ def explain(refusal: SgrevertError, deadline: datetime | None = None) -> str:
 
 
 def _already_decided(record: ChangeRecord) -> str:
-    who = decider(record.decided_by)
+    # An approval by several names them all.
+    who = history_text.approved_by(record, record.decided_by)
     when = f" at {_stamp(record.decided_at)}" if record.decided_at else ""
     expired = expired_approver(record.decided_by)
     if expired is not None and record.state in (State.DENIED, State.REVERTED):

@@ -21,7 +21,15 @@ once at cold start; every problem is reported together, each naming its path:
                  "times": 3, "escalate_to": ["S0SECONCALL"]},
       "deny_if_undecided_after": {"high": 240},
       "self_approval": false,
-      "approvals_required": {"high": 2}
+      "approvals_required": {"high": 2},
+      "routes": [
+        {"name": "payments", "match": {"ou": ["ou-ab12-payments"]},
+         "channel": "C0PAYMENTS", "approvers": ["S0PAYLEADS", "U0ALICE"]}
+      ],
+      "also_to": [
+        {"name": "security-sees-critical", "match": {"risk_at_or_above": "critical"},
+         "channel": "C0SECURITY"}
+      ]
     }
 
 An ignore rule matches when every matcher it has matches (globs, `*` and `?`; a list
@@ -46,6 +54,11 @@ reminders in its thread, a fail-closed deny when nobody decided in time, whether
 actor may approve their own change, and how many approvers a level needs. A level below
 `min_risk_to_post` cannot fail closed, and none at or above `auto_revert_at_or_above`
 may be named: those changes are reverted at once.
+
+`routes` and `also_to` say which channel a change is posted to, who may decide it and
+which channels get a copy (`sgrevert.routes`, which reads them): the first route that
+matches wins, the deployment's channel and approvers when none does. A route's `tag`
+match may name only `owner_tag_keys`: those are the tags read from the group.
 """
 
 from __future__ import annotations
@@ -71,6 +84,7 @@ from sgrevert.risk import (
     RiskRules,
     assess,
 )
+from sgrevert.routes import Routing, read_routing
 
 DEFAULT_MAX_MESSAGES_PER_RUN = 40
 DEFAULT_OWNER_TAG_KEYS = ("Name", "Owner", "Team", "Service", "Environment")
@@ -95,6 +109,8 @@ _TOP_KEYS = frozenset(
         "deny_if_undecided_after",
         "self_approval",
         "approvals_required",
+        "routes",
+        "also_to",
     }
 )
 _RISK_KEYS = frozenset({"critical_ports", "wide_ipv4_prefix", "wide_ipv6_prefix"})
@@ -167,6 +183,8 @@ class Policy:
     temporary_approvals: tuple[timedelta, ...] = DEFAULT_TEMPORARY_APPROVALS
     # Reminders, fail-closed deadlines, self-approval and two-person rules.
     review: ReviewRules = field(default_factory=ReviewRules)
+    # Each change's channel, approvers and copies; none: the deployment's channel and approvers.
+    routing: Routing = field(default_factory=Routing)
 
     @property
     def auto_revert_rule(self) -> str | None:
@@ -224,6 +242,7 @@ class _Reader:
         defaults = Policy()
         min_risk = self._risk(document, "min_risk_to_post") or defaults.min_risk_to_post
         auto = self._risk(document, "auto_revert_at_or_above")
+        owner_tag_keys = self._tag_keys(document, "owner_tag_keys", defaults.owner_tag_keys)
         return Policy(
             ignore=self._ignore_rules(document.get("ignore", [])),
             min_risk_to_post=min_risk,
@@ -235,7 +254,7 @@ class _Reader:
                 document, "ignore_own_revokes", defaults.ignore_own_revokes
             ),
             risk_rules=self._risk_rules(document.get("risk", {})),
-            owner_tag_keys=self._tag_keys(document, "owner_tag_keys", defaults.owner_tag_keys),
+            owner_tag_keys=owner_tag_keys,
             lower_risk_when_unattached=self._flag(
                 document, "lower_risk_when_unattached", defaults.lower_risk_when_unattached
             ),
@@ -245,6 +264,7 @@ class _Reader:
             review=read_review(
                 document, self.errors, min_risk_to_post=min_risk, auto_revert_at_or_above=auto
             ),
+            routing=read_routing(document, self.errors, owner_tag_keys=owner_tag_keys),
         )
 
     def _flag(self, document: Mapping[str, Any], key: str, default: bool) -> bool:

@@ -130,7 +130,8 @@ def test_the_slack_manifest_asks_for_the_minimum() -> None:
     manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
 
     # post and update, read the review channel to find posts whose answer was lost, and
-    # find an actor by email (users:read.email, granted only together with users:read)
+    # find an actor by email (users:read.email, granted only together with users:read), and
+    # read the members of approver user groups (usergroups:read)
     assert manifest["oauth_config"]["scopes"] == {
         "bot": [
             "chat:write",
@@ -138,6 +139,7 @@ def test_the_slack_manifest_asks_for_the_minimum() -> None:
             "groups:history",
             "users:read",
             "users:read.email",
+            "usergroups:read",
         ]
     }
     assert manifest["features"]["bot_user"]["display_name"]

@@ -420,6 +420,83 @@ def test_a_deactivated_member_is_found_marked_deleted(
     assert (user["id"], user["deleted"], user["name"]) == ("U0GONE", True, "gone")
 
 
+def test_a_user_groups_members_are_listed_as_slack_answers(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    # Given a user group with two members
+    slack.usergroups["S0ADMINS"] = ["U0ALICE", "W0BOB"]
+
+    # When the bot lists its users
+    answer = client.usergroups_users_list(usergroup="S0ADMINS")
+
+    # Then Slack's answer is the members' ids
+    assert answer.data == {"ok": True, "users": ["U0ALICE", "W0BOB"]}
+    # sent as slack_sdk sends it: a GET with the group in the query
+    assert slack.calls[-1] == ("usergroups.users.list", {"usergroup": "S0ADMINS"})
+
+
+def test_a_user_group_is_listed_from_a_form_or_json_body_with_optional_arguments(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    slack.usergroups["S0ADMINS"] = ["U0ALICE"]
+    form = {"usergroup": "S0ADMINS", "include_disabled": "true", "team_id": "T0SANDBOX"}
+    by_form = client.api_call("usergroups.users.list", data=form)
+    by_json = client.api_call("usergroups.users.list", json={"usergroup": "S0ADMINS"})
+    assert by_form["users"] == by_json["users"] == ["U0ALICE"]
+
+
+def test_an_unknown_user_group_is_no_such_subteam(slack: SlackStandIn, client: WebClient) -> None:
+    slack.usergroups["S0ADMINS"] = ["U0ALICE"]
+    with pytest.raises(SlackApiError) as missing:
+        client.usergroups_users_list(usergroup="S0NOBODY")
+    assert slack_error(missing) == (200, "no_such_subteam")
+
+
+def test_a_user_group_listing_without_a_group_is_invalid_arguments(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as refused:
+        client.usergroups_users_list(usergroup="")
+    assert slack_error(refused) == (200, "invalid_arguments")
+    assert refused.value.response["response_metadata"]["messages"] == [
+        "[ERROR] missing required field: usergroup"
+    ]
+
+
+def test_a_user_group_listing_without_its_scope_names_it(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    # Given an app installed without usergroups:read, and a group it would list
+    slack.usergroups["S0ADMINS"] = ["U0ALICE"]
+    slack.usergroups_scope = False
+
+    # Then Slack refuses, naming the scope it needs and the ones the token has
+    with pytest.raises(SlackApiError) as refused:
+        client.usergroups_users_list(usergroup="S0ADMINS")
+    assert slack_error(refused) == (200, "missing_scope")
+    assert refused.value.response["needed"] == "usergroups:read"
+    provided = refused.value.response["provided"].split(",")
+    assert "usergroups:read" not in provided
+    assert {"chat:write", "users:read.email"} <= set(provided)
+
+
+def test_a_user_group_listing_checks_the_token(slack: SlackStandIn) -> None:
+    slack.usergroups["S0ADMINS"] = ["U0ALICE"]
+    with pytest.raises(SlackApiError) as refused:
+        WebClient(token="xoxb-wrong", base_url=slack.api_url).usergroups_users_list(
+            usergroup="S0ADMINS"
+        )
+    assert slack_error(refused) == (200, "invalid_auth")
+
+
+def test_a_user_group_listing_can_be_rate_limited(slack: SlackStandIn, client: WebClient) -> None:
+    slack.usergroups["S0ADMINS"] = ["U0ALICE"]
+    slack.fail("usergroups.users.list", status=429, retry_after=20)
+    with pytest.raises(SlackApiError) as limited:
+        client.usergroups_users_list(usergroup="S0ADMINS")
+    assert slack_error(limited) == (429, "ratelimited")
+    assert limited.value.response.headers["Retry-After"] in ("20", ["20"])
+    assert client.usergroups_users_list(usergroup="S0ADMINS")["users"] == ["U0ALICE"]
+
+
 def test_malformed_metadata_is_refused(client: WebClient) -> None:
     with pytest.raises(SlackApiError) as refused:
         client.chat_postMessage(channel=CHANNEL, text="x", metadata={"event_type": "t"})
