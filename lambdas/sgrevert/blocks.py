@@ -188,6 +188,14 @@ def message(
     return Message(text=_fallback(record), blocks=blocks)
 
 
+def for_information(message: Message, decided_in: str) -> Message:
+    """A copy of `message` for another channel (`also_to`): the same content without its
+    buttons and selects, saying where it is decided."""
+    kept = [b for b in message.blocks if b.get("type") != "actions"]
+    where = _context(f":information_source: For information: decided in <#{decided_in}>.")
+    return Message(text=message.text, blocks=[*kept[: MAX_BLOCKS - 1], where])
+
+
 def notice(text: str) -> Message:
     """A short reply (ephemeral or threaded). `text` is mrkdwn the caller composed."""
     clipped = _clip(text, MAX_SECTION_TEXT)

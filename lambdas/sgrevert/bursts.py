@@ -54,3 +54,8 @@ def plan_messages(records: list[ChangeRecord], max_batch: int = MAX_BATCH_SIZE) 
             units.append(burst)
         burst.append(record)
     return [Unit(tuple(unit)) for unit in units]
+
+
+def changes_in(units: list[Unit]) -> int:
+    """How many changes `units` hold in all."""
+    return sum(len(unit.records) for unit in units)

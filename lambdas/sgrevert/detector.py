@@ -2,20 +2,16 @@
 
 Record every change once, then post what is recorded but not yet posted. Recording
 comes first so a Slack outage or a crash loses nothing: the next run posts what is
-left. A posting claim keeps two overlapping runs from posting the same change.
-
-Posting is exactly once even when Slack's answer is lost (a timeout, a dropped connection,
-a 5xx after the fact, or the run dying mid-post): each post carries an attempt id in its
-message metadata, noted on the change before it is sent, and a change with attempts of
-unknown outcome is first looked for in the channel, and re-posted only if it is not there.
+left. Each message goes to the channel of the policy route its changes match (the
+default review channel when none does), at most `max_messages_per_run` per channel;
+posting one, exactly once and with its copies, is `message_post`'s.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -23,13 +19,20 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sgrevert import blocks
-from sgrevert.bursts import Unit, plan_messages
+from sgrevert.bursts import Unit, changes_in, plan_messages
 from sgrevert.cloudtrail import SkipRecord, parse_record
 from sgrevert.context import ChangeContext
-from sgrevert.errors import AlreadyDecided, SlackOutcomeUnknown, SlackRejected, SlackUnavailable
+from sgrevert.errors import AlreadyDecided
 from sgrevert.eventbridge import cloudtrail_record
 from sgrevert.expiry_sweep import sweep, sweep_undecided
 from sgrevert.list_risk import rated_on_references, referencing_rules
+from sgrevert.message_post import (  # noqa: F401 (the posting names callers know from here)
+    POST_CLAIM_LEASE,
+    POST_EVENT_TYPE,
+    MessagePoster,
+    Poster,
+    post_metadata,
+)
 from sgrevert.model import (
     PREFIX_LIST_EVENT,
     Change,
@@ -41,38 +44,25 @@ from sgrevert.policy import Policy, Verdict
 from sgrevert.query import security_group_changes
 from sgrevert.record_reads import ContextSource, keep_list_context, list_contexts, with_prior
 from sgrevert.risk import Risk
-from sgrevert.selfinvoke import ArmJob, InvokeFailed, Job, RevertJob
-from sgrevert.store import BATCH_PREFIX, ChangeStore
-from sgrevert.undecided import deny_at
+from sgrevert.route_plan import OuChain, Posting, default_route, route_units
+from sgrevert.run_report import RunReport
+from sgrevert.selfinvoke import InvokeFailed, Job, RevertJob
+from sgrevert.store import ChangeStore
 from sgrevert.window import Window, detection_window
 
 logger = Logger(service="sgrevert-detect", child=True)
 
 LAKE_WATERMARK = "lake"
 MAX_REPORTED_SKIPS = 20  # keeps the run report (the handler's return value) small
-POST_CLAIM_LEASE = timedelta(minutes=5)
 # Seconds kept back from the Lambda timeout: posting stops here and the rest waits a run.
 POST_RESERVE_SECONDS = 10.0
 CONTEXT_RUN_SECONDS = 20.0  # what reading context may take of a run, in all
 # Seconds the Lake query may not use, so the run still has time to record and post.
 QUERY_RESERVE_SECONDS = 60.0
 MIN_QUERY_SECONDS = 10.0
-POST_EVENT_TYPE = "sgrevert_change"  # message metadata of every change message
-# How far before an attempt's own clock a lookup starts: the Lambda's and Slack's clocks.
-CLOCK_SKEW_SECONDS = 120
 # A Deny whose revert has not finished after this long never will: the responder's async
 # revert events expire after an hour (infra/responder.py ASYNC_MAX_AGE), retries included.
 STUCK_REVERT_AFTER = timedelta(minutes=75)
-
-
-class Poster(Protocol):
-    def post(
-        self, text: str, blocks: list[dict[str, Any]], metadata: Mapping[str, Any] | None = None
-    ) -> tuple[str, str]: ...
-
-    def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None: ...
-
-    def find_posted(self, event_type: str, oldest: float) -> Iterable[tuple[str, str, Any]]: ...
 
 
 # Hands a job to the responder (an asynchronous Invoke): the revert of a change the policy
@@ -91,34 +81,6 @@ class EventBatch(Protocol):
     def each(self, take: Callable[[Any], None]) -> None: ...
 
 
-@dataclass
-class RunReport:
-    """What one run did; returned by the handler and logged."""
-
-    window_start: str | None = None
-    window_end: str | None = None
-    rows: int = 0
-    recorded: int = 0
-    already_recorded: int = 0
-    skipped: int = 0
-    posted: int = 0
-    post_failed: int = 0
-    left_unposted: int = 0
-    messages: int = 0  # Slack messages posted, a group message counting once
-    ignored: int = 0  # recorded IGNORED by a policy ignore rule
-    held: int = 0  # recorded below min_risk_to_post: not posted, still decidable
-    auto_reverted: int = 0  # denied by policy and handed to the responder's revert
-    summarized: int = 0  # over the run's message cap: named in the summary, posted later
-    stuck_reverts: int = 0  # Denies whose revert never finished, now REVERT_FAILED
-    late_expiries: int = 0  # approvals for a while past their deadline, handed to the responder
-    reminders_sent: int = 0  # missed reminders handed to the responder
-    undecided_overdue: int = 0  # undecided reminders and fail-closed denies handed over late
-    skipped_reasons: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 class Detector:
     def __init__(
         self,
@@ -130,7 +92,10 @@ class Detector:
         policy: Policy | None = None,
         start_revert: StartJob | None = None,
         context: ContextSource | None = None,
+        ou_chain: OuChain | None = None,
     ) -> None:
+        """`ou_chain`: an account's OU chain, for routes that match on `ou` (None: not
+        readable, so such routes never match)."""
         self._store = store
         self._poster = poster
         self._clock = clock
@@ -138,8 +103,17 @@ class Detector:
         self._policy = policy or Policy()
         self._start_revert = start_revert
         self._context = context
+        self._ou_chain: OuChain = ou_chain or (lambda account: None)
         # The "Allow for…" choices every decidable message offers.
         self._durations = self._policy.temporary_approvals
+        self._messages = MessagePoster(
+            store,
+            poster,
+            clock,
+            durations=self._durations,
+            review=self._policy.review,
+            start=start_revert,
+        )
 
     def record(self, records: Iterable[Mapping[str, Any]], report: RunReport) -> list[str]:
         """Parse and record each CloudTrail record; returns the event ids recorded now.
@@ -231,29 +205,42 @@ class Detector:
 
     def post_pending(self, new_ids: Iterable[str], report: RunReport) -> None:
         """Post every recorded-but-unposted change, earlier runs' leftovers first: bursts as
-        one message each, at most `max_messages_per_run` messages, then one summary."""
+        one message each (per route), each into its route's channel, at most
+        `max_messages_per_run` messages per channel, then one summary in each channel
+        that had more."""
         pending = list(dict.fromkeys([*self._store.unposted_ids(), *new_ids]))
         found = self._store.get_many(pending)
         records = [found[event_id] for event_id in pending if event_id in found]
         units = plan_messages(records)
         cap = self._policy.max_messages_per_run
-        units = [*self._with_context(units[:cap]), *units[cap:]]
-        for index, unit in enumerate(units):
-            rest = units[index:]
-            if report.messages >= cap:
-                self._summarize(rest, cap, report)
-                return
+        routing = self._policy.routing
+        # Routes match on the group's tags, which the context holds: read it for as many
+        # messages as the channels can take this run.
+        read = cap * (1 + len(routing.channels))
+        units = [*self._with_context(units[:read]), *units[read:]]
+        postings = route_units(units, routing, default_route(self._poster.channel), self._ou_chain)
+        sent: dict[str, int] = {}
+        over: dict[str, list[Posting]] = {}
+        for index, posting in enumerate(postings):
+            channel = posting.channel
+            if sent.get(channel, 0) >= cap:
+                over.setdefault(channel, []).append(posting)
+                continue
             if self._time_left() < POST_RESERVE_SECONDS:
-                report.left_unposted += _changes(rest)
+                report.left_unposted += changes_in([p.unit for p in postings[index:]])
                 logger.warning("out of time; the rest is posted next run", extra=report.as_dict())
                 return
-            if not self._post_unit(unit, report):
-                report.left_unposted += _changes(rest)
+            messages = report.messages
+            if not self._messages.post(posting, report):
+                report.left_unposted += changes_in([p.unit for p in postings[index:]])
                 logger.warning(
                     "Slack unavailable; the rest is posted next run",
                     extra={"left": report.left_unposted},
                 )
                 return
+            sent[channel] = sent.get(channel, 0) + report.messages - messages
+        for channel, rest in over.items():
+            self._messages.summarize([p.unit for p in rest], cap, report, channel)
 
     def _with_context(self, units: list[Unit]) -> list[Unit]:
         """Read the context of the changes about to be posted (those still without any),
@@ -300,140 +287,6 @@ class Detector:
             return None, None
         lowered = rated.lowered().label
         return lowered, f"{rated.label} lowered to {lowered}: the group is attached to nothing"
-
-    def _post_unit(self, unit: Unit, report: RunReport) -> bool:
-        """Post one message; False when Slack is unavailable and the run should stop."""
-        now = self._clock()
-        attempt = _attempt_id(now)
-        claimed: list[ChangeRecord] = []
-        earlier: set[str] = set()
-        for record in unit.records:
-            unknown = self._store.claim_post(record.event_id, now, POST_CLAIM_LEASE, attempt)
-            if unknown is not None:  # None: posted meanwhile, or another run is posting it
-                claimed.append(record)
-                earlier |= unknown
-        if not claimed:
-            return True
-        try:
-            if earlier:
-                found = self._adopt_earlier_posts(earlier, report)
-                claimed = [r for r in claimed if r.event_id not in found]
-                if not claimed:
-                    return True
-            # A fail-closed change shows its deadline from the moment it is posted.
-            deadlines = {r.event_id: deny_at(r, self._policy.review, now) for r in claimed}
-            claimed = [replace(r, deny_at=deadlines[r.event_id] or r.deny_at) for r in claimed]
-            batch: str | None = None
-            if len(claimed) > 1:
-                batch = uuid.uuid4().hex[:24]
-                self._store.save_batch(batch, [r.event_id for r in claimed], now)
-                message = blocks.batch_message(batch, claimed, durations=self._durations)
-            else:
-                message = blocks.message(claimed[0], durations=self._durations)
-            channel, ts = self._poster.post(
-                message.text, message.blocks, post_metadata(attempt, batch, claimed)
-            )
-        except (SlackUnavailable, SlackRejected) as error:
-            # A post Slack may have made keeps its attempt, to be looked for next time.
-            known = None if isinstance(error, SlackOutcomeUnknown) else attempt
-            for record in claimed:
-                self._store.release_claim(record.event_id, known)
-            report.post_failed += 1
-            if isinstance(error, SlackUnavailable):
-                return False
-            # This message alone was refused; its changes stay unposted and are retried.
-            report.left_unposted += len(claimed)
-            logger.error(
-                "Slack refused a message",
-                extra={"event_ids": [r.event_id for r in claimed], "error": str(error)},
-            )
-            return True
-        for record in claimed:
-            self._store.mark_posted(
-                record.event_id, channel, ts, self._clock(), batch, deny_at=record.deny_at
-            )
-        report.posted += len(claimed)
-        report.messages += 1
-        self._arm(f"{BATCH_PREFIX}{batch}" if batch else claimed[0].event_id, claimed)
-        if batch is None and claimed[0].state is State.DENIED:
-            self._refresh(claimed[0], channel, ts)
-        return True
-
-    def _arm(self, about: str, posted: list[ChangeRecord]) -> None:
-        """Have the responder schedule the reminders and the fail-closed deny the policy
-        gives these changes; the sweep sends them late if this cannot be handed over."""
-        review = self._policy.review
-        owed = any(r.deny_at or review.reminds(r.risk) for r in posted if r.state is State.PENDING)
-        if not owed or self._start_revert is None:
-            return
-        try:
-            self._start_revert(ArmJob(about))
-        except InvokeFailed as error:
-            log = {"about": about, "error": str(error)}
-            logger.error("could not hand the undecided schedules to the responder", extra=log)
-
-    def _adopt_earlier_posts(self, attempts: set[str], report: RunReport) -> set[str]:
-        """Look in the channel for messages of earlier attempts whose answer was lost, and
-        point their changes at them. Returns the event ids now posted. Without the history
-        scope the lookup is refused: better a second message than a lost one."""
-        oldest = max(min(_attempt_time(a) for a in attempts) - CLOCK_SKEW_SECONDS, 0.0)
-        adopted: set[str] = set()
-        try:
-            for channel, ts, payload in self._poster.find_posted(POST_EVENT_TYPE, oldest):
-                if not isinstance(payload, Mapping) or payload.get("attempt") not in attempts:
-                    continue
-                batch = payload.get("batch") or None
-                members = (
-                    self._store.batch_members(str(batch))
-                    if batch
-                    else [str(payload.get("event_id"))]
-                )
-                for event_id in members:
-                    if self._store.mark_posted(
-                        event_id, channel, ts, self._clock(), batch, found=True
-                    ):
-                        report.posted += 1
-                    adopted.add(event_id)
-        except SlackRejected as error:
-            logger.error(
-                "cannot look for earlier posts whose answer was lost (add the "
-                "channels:history or groups:history scope); posting again",
-                extra={"error": str(error)},
-            )
-        if adopted:
-            logger.info("found earlier posts in the channel", extra={"event_ids": sorted(adopted)})
-        return adopted
-
-    def _refresh(self, posted: ChangeRecord, channel: str, ts: str) -> None:
-        """A policy revert may have finished before its message existed (and so could not
-        edit it): show the state it reached."""
-        current = self._store.require(posted.event_id)
-        if current.state is posted.state:
-            return
-        self._show(channel, ts, blocks.message(current, durations=self._durations))
-
-    def _summarize(self, rest: list[Unit], cap: int, report: RunReport) -> None:
-        """Past the cap: one message saying how many changes wait. They stay unposted (and
-        decidable from the CLI), and later runs post them, oldest first."""
-        left = _changes(rest)
-        report.summarized += left
-        report.left_unposted += left
-        by_risk: dict[str, int] = {}
-        for unit in rest:
-            for record in unit.records:
-                key = record.risk or "unrated"
-                by_risk[key] = by_risk.get(key, 0) + 1
-        order = ("critical", "high", "medium", "low", "unrated")
-        message = blocks.summary_message(left, cap, {k: by_risk[k] for k in order if k in by_risk})
-        try:
-            self._poster.post(message.text, message.blocks)
-        except (SlackUnavailable, SlackRejected) as error:
-            logger.warning("could not post the run summary", extra={"error": str(error)})
-            return
-        report.messages += 1
-        logger.warning(
-            "message cap reached; the rest is posted by later runs", extra={"left": left}
-        )
 
     def poll_lake(self, lake: RowSource, store_id: str, lookback: timedelta) -> RunReport:
         """One scheduled run over CloudTrail Lake. The watermark moves only if the whole
@@ -510,7 +363,7 @@ class Detector:
             if failed.batch:
                 batches.add(failed.batch)
             elif failed.slack_channel and failed.slack_ts:
-                self._show(
+                self._messages.show(
                     failed.slack_channel,
                     failed.slack_ts,
                     blocks.message(failed, durations=self._durations),
@@ -520,7 +373,7 @@ class Detector:
             first = members[0]
             if first.slack_channel and first.slack_ts:
                 message = blocks.batch_message(batch, members, durations=self._durations)
-                self._show(first.slack_channel, first.slack_ts, message)
+                self._messages.show(first.slack_channel, first.slack_ts, message)
 
     def sweep_temporary(self, report: RunReport) -> None:
         """The backstop of the expiry schedules (see `expiry_sweep`)."""
@@ -532,36 +385,6 @@ class Detector:
         report.undecided_overdue += sweep_undecided(
             self._store, self._policy.review, self._clock(), self._start_revert
         )
-
-    def _show(self, channel: str, ts: str, message: blocks.Message) -> None:
-        try:
-            self._poster.update(channel, ts, message.text, message.blocks)
-        except (SlackUnavailable, SlackRejected) as error:
-            logger.warning("could not update a message", extra={"ts": ts, "error": str(error)})
-
-
-def _attempt_id(now: datetime) -> str:
-    """Unique, and says when it was made: `<unix seconds>-<random>`."""
-    return f"{int(now.timestamp())}-{uuid.uuid4().hex[:12]}"
-
-
-def _attempt_time(attempt: str) -> float:
-    try:
-        return float(attempt.split("-", 1)[0])
-    except ValueError:
-        return 0.0  # not ours: look from the start of the channel's history
-
-
-def post_metadata(attempt: str, batch: str | None, records: list[ChangeRecord]) -> dict[str, Any]:
-    """What lets a later run recognise this message: the attempt, and what it carries."""
-    payload = {"attempt": attempt, "batch": batch} if batch else {"attempt": attempt}
-    if batch is None:
-        payload["event_id"] = records[0].event_id
-    return {"event_type": POST_EVENT_TYPE, "event_payload": payload}
-
-
-def _changes(units: list[Unit]) -> int:
-    return sum(len(unit.records) for unit in units)
 
 
 def _event_json(row: Mapping[str, str]) -> Mapping[str, Any]:

@@ -98,3 +98,11 @@ class AlreadyApproved(SgrevertError):
         )
         self.record = record
         self.user = user
+
+
+class WrongPlace(SgrevertError):
+    """A click from another workspace, channel or message than the change's."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"a click from the wrong {where}: {detail}")
+        self.where = where  # "workspace", "channel" or "message"

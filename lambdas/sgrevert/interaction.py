@@ -39,14 +39,17 @@ from sgrevert.errors import (
     SelfApproval,
     SgrevertError,
     UnknownChange,
+    WrongPlace,
 )
 from sgrevert.history_text import and_joined, expired_approver
 from sgrevert.model import ChangeRecord, State, Step
+from sgrevert.usergroups import UserGroupUnreadable
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,31}")
 _SLACK_CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,31}")
 _SLACK_TS = re.compile(r"\d{1,12}\.\d{1,8}")
+_SLACK_TEAM = re.compile(r"[TE][A-Z0-9]{2,31}")
 _SECONDS = re.compile(r"[1-9]\d{0,7}")
 _DEADLINE = re.compile(r"[1-9]\d{9}")  # Unix seconds: 2001-09-09 to 2286-11-20
 MAX_LISTED_APPROVERS = 5
@@ -128,6 +131,8 @@ REFUSALS: tuple[type[SgrevertError], ...] = (
     DurationNotOffered,
     SelfApproval,
     AlreadyApproved,
+    WrongPlace,
+    UserGroupUnreadable,
 )
 
 
@@ -141,6 +146,8 @@ class Click:
     message_ts: str | None  # the message clicked on: the change's, or a reply in its thread
     duration: timedelta | None = None  # approve_for, extend_for: the duration chosen
     deadline: datetime | None = None  # extend_for, keep, revert_now: the deadline shown
+    thread_ts: str | None = None  # a reply in a thread: the message it replies to
+    team_id: str | None = None  # the workspace the click came from
 
     @property
     def decision(self) -> State:
@@ -176,6 +183,9 @@ def parse_click(form_body: str) -> Click:
         channel.get("id") or container.get("channel_id"), _SLACK_CHANNEL, "channel"
     )
     ts = container.get("message_ts") or message.get("ts")
+    thread_ts = container.get("thread_ts") or message.get("thread_ts")
+    team = _object(payload, "team")
+    team_id = team.get("id") or user.get("team_id")
     return Click(
         action=action,
         event_id=event_id,
@@ -185,6 +195,10 @@ def parse_click(form_body: str) -> Click:
         message_ts=ts if isinstance(ts, str) and _SLACK_TS.fullmatch(ts) else None,
         duration=duration,
         deadline=deadline,
+        thread_ts=thread_ts
+        if isinstance(thread_ts, str) and _SLACK_TS.fullmatch(thread_ts)
+        else None,
+        team_id=team_id if isinstance(team_id, str) and _SLACK_TEAM.fullmatch(team_id) else None,
     )
 
 
@@ -246,11 +260,27 @@ def explain(refusal: SgrevertError, deadline: datetime | None = None) -> str:
     `deadline`: the one the click showed (`Click.deadline`), named when it is no longer so."""
     if isinstance(refusal, NotAllowed):
         listed = sorted(refusal.approvers)
-        names = ", ".join(f"<@{a}>" for a in listed[:MAX_LISTED_APPROVERS])
+        names = ", ".join(history_text.mention(a) for a in listed[:MAX_LISTED_APPROVERS])
         more = " and others" if len(listed) > MAX_LISTED_APPROVERS else ""
         return (
-            "You are not allowed to approve or deny security-group changes. "
-            f"Ask an approver: {names}{more}."
+            "You are not allowed to approve or deny this change. "
+            f"Ask one of its approvers: {names}{more}."
+        )
+    if isinstance(refusal, UserGroupUnreadable):
+        return (
+            f"Whether you may decide this change depends on the user group "
+            f"{history_text.mention(refusal.group_id)}, which cannot be read: "
+            f"{refusal.reason}. Nothing was changed."
+        )
+    if isinstance(refusal, WrongPlace):
+        where = {
+            "workspace": "this Slack workspace is not the one sgrevert serves",
+            "channel": "this is not the channel the change was posted to",
+            "message": "this is not the message the change was posted as",
+        }.get(refusal.where, "it did not come from the change's message")
+        return (
+            f"That click does not count: {where}. Nothing was changed; decide the change "
+            "on its own message."
         )
     if isinstance(refusal, UnknownChange):
         return "This change is no longer on record (records expire), so it cannot be decided."

@@ -369,6 +369,21 @@ class Change:
 
 
 @dataclass(frozen=True)
+class PostedCopy:
+    """A copy of a change's message, posted for information into another channel."""
+
+    channel: str
+    ts: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"channel": self.channel, "ts": self.ts}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PostedCopy:
+        return cls(channel=str(data["channel"]), ts=str(data["ts"]))
+
+
+@dataclass(frozen=True)
 class ChangeRecord:
     """A change as stored: the change plus where it was posted and how it was decided."""
 
@@ -394,6 +409,11 @@ class ChangeRecord:
     nudges: int = 0  # undecided reminders (`remind`) sent so far
     approvals: tuple[Approval, ...] = ()  # counted toward `approvals_needed`, oldest first
     approvals_needed: int | None = None  # set with the first of several required approvals
+    # The policy route it was posted by (None: the default route, or posted before routes),
+    # and that route's approvers as they were then (None: the default approvers).
+    route: str | None = None
+    route_approvers: tuple[str, ...] | None = None
+    copies: tuple[PostedCopy, ...] = ()  # the copies posted for information (`also_to`)
 
     @property
     def posted_at(self) -> datetime | None:

@@ -29,6 +29,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 
 from sgrevert import aws, blocks, temporary
+from sgrevert.click_checks import approvers_of, check_decider, check_place
 from sgrevert.deadline import ANSWER_BUDGET_SECONDS, COLD_START_ALLOWANCE_SECONDS, Deadline
 from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS
 from sgrevert.errors import (
@@ -46,7 +47,6 @@ from sgrevert.interaction import (
     Action,
     BadInteraction,
     Click,
-    check_approver,
     explain,
     parse_click,
 )
@@ -80,6 +80,7 @@ from sgrevert.temporary import Expiries, NoTimeLeft, Plan
 from sgrevert.thread import post_history
 from sgrevert.undecided_flow import UndecidedSteps
 from sgrevert.undo import undo
+from sgrevert.usergroups import UserGroups, UserGroupUnreadable
 
 if TYPE_CHECKING:
     from mypy_boto3_sts.client import STSClient
@@ -135,10 +136,14 @@ class Responder:
         expiries: Expiries | None = None,
         durations: Sequence[timedelta] = DEFAULT_TEMPORARY_APPROVALS,
         review: ReviewRules | None = None,
+        groups: UserGroups | None = None,
+        team_id: str | None = None,
     ) -> None:
         """`expiries`: the schedules of approvals for a while (None: no scheduler role is
         configured, so Allow for… is refused); `durations`: the ones it offers; `review`:
-        the policy's reminders, fail-closed, self-approval and two-person rules."""
+        the policy's reminders, fail-closed, self-approval and two-person rules; `groups`:
+        the approver user groups' members (None: looked up with the bot token);
+        `team_id`: the only workspace whose clicks count (None: any)."""
         self._store = store
         self._approvers = frozenset(approvers)
         self._credentials = credentials
@@ -149,6 +154,8 @@ class Responder:
         self._expiries = expiries
         self._durations = tuple(durations)
         self._review = review or ReviewRules()
+        self._team_id = team_id
+        self._groups = groups or UserGroups(_no_slack_client)
         self._undecided = UndecidedSteps(
             store=store,
             rules=self._review,
@@ -205,6 +212,7 @@ class Responder:
             expiries=Expiries(scheduler, group, role, clock=clock) if role else None,
             durations=durations,
             review=settings.policy.review,
+            groups=UserGroups(lambda: _group_client(settings.slack, settings.slack.secret_arn)),
         )
 
     @classmethod
@@ -240,7 +248,9 @@ class Responder:
         slack = self._slack(credentials, deadline)
         now = self._clock()
         try:
-            check_approver(click.user_id, self._approvers)
+            posted = self._posted(click.event_id)
+            check_place(click, posted, self._team_id)
+            check_decider(click.user_id, approvers_of(posted, self._approvers), self._groups)
             write = temporary.write_for(
                 click,
                 self._store,
@@ -264,6 +274,15 @@ class Responder:
                 click, decided, now=now, function_arn=function_arn, slack=slack, answer=deadline
             )
         return HttpReply(200)
+
+    def _posted(self, about: str) -> ChangeRecord:
+        """The record a click's message belongs to: the change, or the first member of the
+        group message (its members share their message and route). UnknownChange when
+        not on record."""
+        if not about.startswith(BATCH_PREFIX):
+            return self._store.require(about)
+        members = self._store.batch_members(about.removeprefix(BATCH_PREFIX))
+        return self._store.require(members[0])
 
     def _click_batch(
         self, click: Click, write: temporary.Write, function_arn: str | None, slack: SlackReplies
@@ -645,18 +664,27 @@ class Responder:
         ts: str | None = None,
         reserve: float = 0.0,
     ) -> bool:
-        """Edit the message of a change or a group to show `records` as they are."""
+        """Edit the message of a change or a group to show `records` as they are, then its
+        copies for information (best effort: the message is what decides)."""
         if not records:
             return False
+        first = records[0]
         if not about.startswith(BATCH_PREFIX):
-            return slack.update(records[0], channel, ts, reserve=reserve)
-        channel = records[0].slack_channel or channel
-        ts = records[0].slack_ts or ts
-        if not channel or not ts:
-            return False
-        batch_id = about.removeprefix(BATCH_PREFIX)
-        message = blocks.batch_message(batch_id, records, durations=slack.durations)
-        return slack.show(message, channel, ts, batch_id, reserve=reserve)
+            shown = slack.update(first, channel, ts, reserve=reserve)
+            message = blocks.message(first, durations=slack.durations) if first.copies else None
+        else:
+            channel = first.slack_channel or channel
+            ts = first.slack_ts or ts
+            if not channel or not ts:
+                return False
+            batch_id = about.removeprefix(BATCH_PREFIX)
+            message = blocks.batch_message(batch_id, records, durations=slack.durations)
+            shown = slack.show(message, channel, ts, batch_id, reserve=reserve)
+        if message is not None and first.slack_channel:
+            copy = blocks.for_information(message, first.slack_channel)
+            for posted in first.copies:
+                slack.show(copy, posted.channel, posted.ts, about, reserve=reserve)
+        return shown
 
     def _thread(
         self,
@@ -689,6 +717,18 @@ def _counts(tally: RevokeTally) -> dict[str, int]:
         "already_restored": tally.already_restored,
         "left_alone": len(tally.left_alone),
     }
+
+
+def _no_slack_client() -> Any:
+    """Without Slack settings no user group can be looked up: each is unreadable."""
+    raise UserGroupUnreadable("", "no Slack client is configured to read it", "no_client")
+
+
+def _group_client(settings: SlackSettings, secret_arn: str) -> Any:
+    """User groups are looked up on a click's answer: one attempt, a short timeout."""
+    client = click_client(settings, load_credentials(secret_arn))
+    client.timeout = CLICK_SLACK_TIMEOUT_SECONDS
+    return client
 
 
 def _replies(

@@ -81,18 +81,29 @@ class ChannelPoster:
     """Posts messages to one channel; turns slack_sdk failures into the two domain errors."""
 
     def __init__(self, client: WebClient, channel: str) -> None:
+        """`channel`: the default review channel; a route's message names its own."""
         self._client = client
         self._channel = channel
 
+    @property
+    def channel(self) -> str:
+        return self._channel
+
     def post(
-        self, text: str, blocks: list[dict[str, Any]], metadata: Mapping[str, Any] | None = None
+        self,
+        text: str,
+        blocks: list[dict[str, Any]],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        channel: str | None = None,
     ) -> tuple[str, str]:
-        """Post and return (channel id, ts). SlackOutcomeUnknown when the message may have
-        been posted all the same (no answer, or a 5xx); SlackUnavailable when it was not
-        (rate-limited past the retries); SlackRejected when Slack refused it."""
+        """Post into `channel` (default: the review channel) and return (channel id, ts).
+        SlackOutcomeUnknown when the message may have been posted all the same (no
+        answer, or a 5xx); SlackUnavailable when it was not (rate-limited past the
+        retries); SlackRejected when Slack refused it."""
         try:
             response = self._client.chat_postMessage(
-                channel=self._channel,
+                channel=channel or self._channel,
                 text=text,
                 blocks=blocks,
                 metadata=dict(metadata) if metadata is not None else None,
@@ -105,15 +116,19 @@ class ChannelPoster:
             raise SlackOutcomeUnknown(f"Slack did not answer: {error}") from error
         return str(response["channel"]), str(response["ts"])
 
-    def find_posted(self, event_type: str, oldest: float) -> Iterator[tuple[str, str, Any]]:
-        """(channel, ts, event_payload) of this channel's messages since `oldest` (Unix time)
-        carrying metadata of `event_type`, newest first. Needs `channels:history` (or
-        `groups:history` for a private channel); without it, SlackRejected `missing_scope`."""
+    def find_posted(
+        self, event_type: str, oldest: float, *, channel: str | None = None
+    ) -> Iterator[tuple[str, str, Any]]:
+        """(channel, ts, event_payload) of `channel`'s messages (default: the review
+        channel's) since `oldest` (Unix time) carrying metadata of `event_type`, newest
+        first. Needs `channels:history` (or `groups:history` for a private channel);
+        without it, SlackRejected `missing_scope`."""
+        channel = channel or self._channel
         cursor = None
         for _ in range(HISTORY_MAX_PAGES):
             try:
                 page = self._client.conversations_history(
-                    channel=self._channel,
+                    channel=channel,
                     oldest=f"{oldest:.6f}",
                     limit=HISTORY_PAGE,
                     include_all_metadata=True,
@@ -126,7 +141,7 @@ class ChannelPoster:
             for message in page.get("messages") or []:
                 metadata = message.get("metadata") or {}
                 if metadata.get("event_type") == event_type:
-                    yield self._channel, str(message["ts"]), metadata.get("event_payload")
+                    yield channel, str(message["ts"]), metadata.get("event_payload")
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not page.get("has_more") or not cursor:
                 return

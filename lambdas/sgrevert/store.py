@@ -19,7 +19,9 @@ Item layout (one table, partition key `pk`):
   `history_posted` how many of them are in the message's thread. Undecided, a
   fail-closed change keeps when it is denied in `deny_at` and the reminders sent in
   `nudges`; a change that needs several approvers keeps their `approvals` (a list of
-  `Approval.to_dict()`) and how many it needs in `approvals_needed`.
+  `Approval.to_dict()`) and how many it needs in `approvals_needed`. A change posted by a
+  policy route keeps the route's name in `route_name` and its approvers then in
+  `route_approvers`; the copies posted for information are listed in `copies`.
 - `watermark#<name>`: how far a detection path has fully handled events.
 """
 
@@ -52,6 +54,7 @@ from sgrevert.model import (
     Approval,
     Change,
     ChangeRecord,
+    PostedCopy,
     State,
     Step,
     Transition,
@@ -199,6 +202,13 @@ def record_from_item(item: dict[str, Any]) -> ChangeRecord:
         nudges=int(item.get("nudges") or 0),
         approvals=tuple(Approval.from_dict(dict(a)) for a in item.get("approvals") or []),
         approvals_needed=int(needed) if needed is not None else None,
+        route=item.get("route_name"),
+        route_approvers=(
+            tuple(str(a) for a in item["route_approvers"])
+            if item.get("route_approvers") is not None
+            else None
+        ),
+        copies=tuple(PostedCopy.from_dict(dict(c)) for c in item.get("copies") or []),
     )
 
 
@@ -337,6 +347,8 @@ class ChangeStore:
         *,
         found: bool = False,
         deny_at: datetime | None = None,
+        route: str | None = None,
+        route_approvers: tuple[str, ...] | None = None,
     ) -> bool:
         """Point the change at its message. `found`: the message was found in the channel
         (an earlier attempt went through), so only a change still unposted takes it.
@@ -352,6 +364,10 @@ class ChangeStore:
         if deny_at is not None:
             batch_set += ", deny_at = if_not_exists(deny_at, :deny_at)"
             values[":deny_at"] = iso(deny_at)
+        if route is not None:
+            batch_set += ", route_name = :route, route_approvers = :route_approvers"
+            values[":route"] = route
+            values[":route_approvers"] = list(route_approvers or ())
         pointer = f"slack_channel = :c, slack_ts = :ts, updated_at = :now{batch_set}"
         remove = "REMOVE unposted, post_claim_until, post_attempts"
         first = "attribute_exists(unposted)" if found else "attribute_exists(pk)"
@@ -894,6 +910,19 @@ class ChangeStore:
                 ":denied": State.DENIED.value,
             },
             lost=lost,
+        )
+
+    def add_copy(self, event_id: str, channel: str, ts: str) -> None:
+        """Note a copy of the change's message posted for information, so the responder
+        edits it with the outcome too."""
+        self._table.update_item(
+            Key=_change_key(event_id),
+            UpdateExpression="SET copies = list_append(if_not_exists(copies, :none), :copy)",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={
+                ":none": [],
+                ":copy": [PostedCopy(channel, ts).to_dict()],
+            },
         )
 
     def mark_history_posted(self, event_id: str, was: int, count: int) -> bool:
