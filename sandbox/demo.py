@@ -12,11 +12,14 @@ adds 0.0.0.0/0 to the offices' prefix list that two groups' rules reference
 (ModifyManagedPrefixList); the detector posts the rule as before -> after and the list
 with the groups it opens; both are denied; the responder restores the rule to its
 recorded value and removes exactly the added entry. Last, the third choice: erin opens SSH
-to the world again, "for an hour, to debug", and alice picks Allow for… 1 h; the sandbox's
-clock is moved ahead (not waited for): 55 minutes on, the reminder's EventBridge Scheduler
-schedule fires and the thread mentions alice; past the deadline, the expiry's schedule
-fires and the responder reverts the rule as alice's approval expiring, the thread holding
-every step.
+to the world again, "for an hour, to debug"; the change is critical, and the demo's
+policy (`POLICY`) wants two approvers for those: alice picks Allow for… 1 h (approved 1 of
+2; her second click is refused, privately), bob approves, and it is allowed for the hour.
+The sandbox's clock is then moved ahead (not waited for): 30 minutes on, the undecided
+changes' reminder schedules fire and the RDP change, still undecided, is reminded about in
+its thread, mentioning the on-call user group; 55 minutes on, the approval's reminder
+fires; past the deadline, the expiry's schedule fires and the responder reverts the rule
+as the approval expiring, the thread holding every step.
 
 Every step talks over HTTP to real boto3/slack_sdk clients and the real handlers.
 Exits 0 when the story ends as it should; otherwise 1, naming the step and why.
@@ -44,6 +47,20 @@ from sgrevert.context import AttachmentKind, Attachments, ChangeContext
 from sgrevert.model import State, Step
 
 DEFAULT_LOG = Path(tempfile.gettempdir()) / "sgrevert-demo" / "handlers.log"
+ON_CALL = "S0SECONCALL"  # the security on-call's Slack user group, mentioned in reminders
+ON_CALL_HANDLE = "security-oncall"  # as Slack shows the group's mention
+REMIND_AFTER = timedelta(minutes=30)
+# The review rules the story shows (the other keys keep their defaults): an undecided high
+# or critical change is reminded about once, 30 minutes after its post; a critical change
+# needs two approvers.
+POLICY: dict[str, Any] = {
+    "remind": {
+        "at_or_above": "high",
+        "after_minutes": round(REMIND_AFTER.total_seconds() / 60),
+        "escalate_to": [ON_CALL],
+    },
+    "approvals_required": {"critical": 2},
+}
 
 
 class StepFailed(Exception):
@@ -66,13 +83,13 @@ class Call:
 
 @dataclass(frozen=True)
 class ForAnHour:
-    """The change allowed for an hour: when its reminder and its expiry fired, and how
-    far the clock was moved."""
+    """The change allowed for an hour: when its reminder and its expiry fired, and the
+    approver the expiry names."""
 
     call: Call
     reminded: datetime
     expired: datetime
-    moved: timedelta
+    approver: str
 
 
 class Demo:
@@ -113,7 +130,9 @@ class Demo:
         self.section("Starting the sandbox")
         with contextlib.ExitStack() as stack:  # on the way out: every server stopped
             with self.step("start the sandbox"):
-                box = stack.enter_context(Sandbox(log_path=self.log_path))
+                # Powertools prints metrics to stdout: the terminal is the story's.
+                box = Sandbox(log_path=self.log_path, policy=POLICY, emit_metrics=False)
+                stack.enter_context(box)
             with self.step("tell the story"):  # a failure outside a named step
                 self._run(box)
 
@@ -261,7 +280,12 @@ class Demo:
             self._check_rules(before, after, revoked)
 
         widened, opened = self._widen(box, bastion)
-        debug = self._for_an_hour(box)
+        # Every change is made by now: the trail stamps real time, so the clock moves last.
+        call = self._two_approvers(box)
+        started = box.clock()
+        nudged = self._remind_undecided(box, unused, [risky, widened, opened, call])
+        debug = self._for_an_hour(box, call)
+        moved = box.clock() - started
 
         elapsed = time.monotonic() - self.started
         self.section("Summary")
@@ -275,7 +299,11 @@ class Demo:
             f"member-a {web.account} / {web.region} through sgrevert-hub -> spoke-001"
         )
         self.ok(f"undecided: {egress.label} (allowed unless denied; mallory may not decide)")
-        self.ok(f"undecided: {unused.label} (attached to nothing, so no effect yet)")
+        self.ok(
+            f"undecided: {unused.label} (attached to nothing, so no effect yet); reminded "
+            f"about in its thread at {_hhmm(nudged)}, {_minutes(REMIND_AFTER)} after its "
+            f"post, mentioning the user group {ON_CALL}"
+        )
         self.ok(
             f"denied by alice: {widened.label}: rule {bastion.rule_ids[0]} restored to "
             f"{_BASTION_CIDR} by its id (ModifySecurityGroupRules)"
@@ -285,11 +313,17 @@ class Demo:
             f"denied by bob: {opened.label}: 0.0.0.0/0 removed from {offices.name}, "
             f"the office CIDRs kept (ModifyManagedPrefixList)"
         )
+        approver = USERS.get(debug.approver, debug.approver)
         self.ok(
-            f"allowed by alice for 1 h: {debug.call.label}: alice (and erin) reminded in the "
-            f"thread at {_hhmm(debug.reminded)}, reverted at {_hhmm(debug.expired)} by the "
-            f"expiry's schedule as expiry:alice; the clock moved {_minutes(debug.moved)} "
-            "ahead, not waited for"
+            f"allowed for 1 h by alice and bob: {debug.call.label}: critical, so two "
+            "approvers: alice's Allow for… 1 h counted 1 of 2 (her second click refused, "
+            "privately), bob's Approve made it APPROVED for her hour"
+        )
+        self.line(
+            f"{approver} (and erin) reminded in the thread at {_hhmm(debug.reminded)}, "
+            f"reverted at {_hhmm(debug.expired)} by the expiry's schedule as "
+            f"expiry:{approver}; the clock moved {_minutes(moved)} ahead, not waited for",
+            indent=6,
         )
         self.ok("every other rule and entry untouched")
         self.line(f"handler logs: {self.log_path}")
@@ -520,12 +554,12 @@ class Demo:
         )
         return widened, opened
 
-    # -- later still: allowed for an hour, reminded, expired -----------------------------------
+    # -- later still: two approvers, allowed for an hour, reminders, expired -------------------
 
-    def _for_an_hour(self, box: Sandbox) -> ForAnHour:
-        """The third choice: SSH to the world again, allowed for 1 h this time. The
-        sandbox's clock is moved past the reminder, then past the deadline, and each time
-        what the EventBridge Scheduler schedules do when they fire is checked."""
+    def _two_approvers(self, box: Sandbox) -> Call:
+        """The third choice: SSH to the world again, allowed for 1 h this time. It is
+        critical, so it needs two approvers: alice's Allow for… counts one (her second
+        click is refused, privately), bob's Approve makes it APPROVED for her hour."""
         web = box.org.groups["web"]
         self.section('Later: SSH to the world again, "for an hour, to debug"')
         label = "SSH from anywhere on web, to debug"
@@ -562,11 +596,47 @@ class Demo:
             posted = box.posted(call.event_id).message
         self._show_tail(label, posted.blocks, posted.text)  # its context: as the first SSH's
 
-        self.section("Allow for… 1 h (a static_select click -> API Gateway -> revertsg-2)")
+        needed = POLICY["approvals_required"]["critical"]
+        self.section(f"Two approvers for a critical change (approvals_required: critical {needed})")
         self._click(box, call, "approve_for", ALICE, "allows for 1 h", option="1 h")
-        step = "allow it for 1 h"
+        step = "count alice's approval"
         with self.step(step):
             box.wait_for_reverts()  # anything the click handed over
+            record = box.record(call.event_id)
+            posted = box.posted(call.event_id).message
+        self.expect(
+            step,
+            record.state is State.PENDING
+            and record.approvers == (ALICE.id,)
+            and record.approvals_needed == needed,
+            f"state is {record.state.value} with approvals by {record.approvers} of "
+            f"{record.approvals_needed}, expected PENDING with alice's, 1 of {needed}",
+        )
+        self.expect(
+            step,
+            _buttons(posted.blocks) == ["approve", "approve_for", "deny"],
+            f"the message offers {_buttons(posted.blocks)}, not its buttons for the others",
+        )
+        self._show_tail(label, posted.blocks, posted.text)
+
+        told_before = len(box.slack.ephemerals)
+        self._click(box, call, "approve", ALICE, "approves again")
+        step = "tell alice she approved already"
+        with self.step(step):
+            told = [e for e in box.slack.ephemerals[told_before:] if e.user == ALICE.id]
+            record = box.record(call.event_id)
+        self.expect(step, len(told) == 1, f"{len(told)} ephemeral replies to alice")
+        self.expect(
+            step,
+            record.state is State.PENDING and record.approvers == (ALICE.id,),
+            f"state is {record.state.value} with approvals by {record.approvers}",
+        )
+        self.line(self.r.style("dim", "only alice sees: ") + self.r.mrkdwn(told[0].text or ""), 4)
+
+        self._click(box, call, "approve", BOB, "approves")
+        step = "approve it with the second approver"
+        with self.step(step):
+            box.wait_for_reverts()
             record = box.record(call.event_id)
             posted = box.posted(call.event_id).message
             said = message_texts(posted.blocks, posted.text)
@@ -574,22 +644,29 @@ class Demo:
         deadline = record.approved_until
         self.expect(
             step,
-            record.state is State.APPROVED and deadline is not None,
-            f"state is {record.state.value}, approved until {deadline}",
+            record.state is State.APPROVED
+            and deadline is not None
+            and set(record.approvers) == {ALICE.id, BOB.id},
+            f"state is {record.state.value}, approved until {deadline} by {record.approvers}",
         )
         assert deadline is not None
         self.expect(
             step,
-            f"Allowed by <@{ALICE.id}> until" in said and "(1 h)" in said,
-            "the message does not say it is allowed by alice until the deadline (1 h)",
+            all(f"<@{user.id}>" in said for user in (ALICE, BOB)) and "(1 h)" in said,
+            "the message does not name both approvers and alice's 1 h",
         )
         self._show_tail(label, posted.blocks, posted.text)
-        kinds = sorted(str(s.event.get("sgrevert")) for s in schedules if isinstance(s.event, dict))
+        own = sorted(
+            str(s.event.get("sgrevert"))
+            for s in schedules
+            if isinstance(s.event, dict) and s.event.get("event_id") == call.event_id
+        )
         self.expect(
             step,
-            kinds == ["expire", "remind"]
+            own == ["expire", "nudge", "remind"]
             and all(s.target_arn == box.respond_arn and s.delete_after for s in schedules),
-            f"expected an expiry and a reminder schedule invoking revertsg-2, got {schedules}",
+            f"expected this change's expiry, reminder and undecided reminder schedules "
+            f"invoking revertsg-2, got {schedules}",
         )
         self.line(
             f"EventBridge Scheduler (moto), group {box.schedule_group}: one-time schedules "
@@ -601,12 +678,81 @@ class Demo:
                 + self.r.style("dim", f"input {schedule.input}"),
                 indent=4,
             )
+        return call
 
-        started = box.clock()
-        self.section("The sandbox's clock moves 55 minutes ahead (no waiting)")
-        step = "remind alice before the deadline"
+    def _remind_undecided(self, box: Sandbox, undecided: Call, decided: Sequence[Call]) -> datetime:
+        """The clock moves past the undecided reminders' time: each critical change posted
+        has a `nudge-` schedule; the one still undecided is reminded about in its thread,
+        mentioning the on-call group, and the decided ones' schedules do nothing."""
+        self.section(
+            f"The sandbox's clock moves {_minutes(REMIND_AFTER)} ahead (no waiting): "
+            "undecided reminders"
+        )
+        step = f"remind about {undecided.label}"
         with self.step(step):
-            fired = box.advance(timedelta(minutes=55))
+            replies = {c.event_id: len(box.thread(c.event_id)) for c in decided}
+            fired = box.advance(REMIND_AFTER)
+            record = box.record(undecided.event_id)
+            thread = box.thread(undecided.event_id)
+            after = {c.event_id: len(box.thread(c.event_id)) for c in decided}
+            states = {c.event_id: box.record(c.event_id).state for c in decided}
+        about = {
+            f.schedule.event.get("event_id"): f
+            for f in fired
+            if isinstance(f.schedule.event, dict) and f.schedule.event.get("sgrevert") == "nudge"
+        }
+        expected = {undecided.event_id, *(c.event_id for c in decided)}
+        self.expect(
+            step,
+            len(fired) == len(about) == len(expected)
+            and set(about) == expected
+            and all(f.delivered for f in fired),
+            f"expected one undecided reminder's schedule for each critical change, fired {fired}",
+        )
+        nudged = about[undecided.event_id]
+        self.ok(
+            f"{nudged.schedule.name} fired at {_hhmm(nudged.fired_at)}: revertsg-2 reminded "
+            f"about {undecided.label}, undecided since its post"
+        )
+        reply = thread[-1] if thread else None
+        self.expect(
+            step,
+            record.state is State.PENDING and record.nudges == 1 and len(thread) == 1,
+            f"state is {record.state.value} with {record.nudges} reminders and "
+            f"{len(thread)} thread replies, expected PENDING with one of each",
+        )
+        self.expect(
+            step,
+            reply is not None and f"<!subteam^{ON_CALL}>" in (reply.text or ""),
+            f"the reminder in the thread does not mention the user group {ON_CALL}",
+        )
+        assert reply is not None
+        self.line("in the message's thread:")
+        self._show_message(reply.blocks, reply.text)
+        self.expect(
+            step,
+            after == replies and all(s is not State.PENDING for s in states.values()),
+            f"thread replies {replies} -> {after} on the changes decided meanwhile ({states})",
+        )
+        self.ok(
+            f"{len(decided)} more nudge- schedules fired, for the critical changes decided "
+            "meanwhile: nothing to remind about, and each deleted itself"
+        )
+        return nudged.fired_at
+
+    def _for_an_hour(self, box: Sandbox, call: Call) -> ForAnHour:
+        """The approval for an hour: the clock is moved past its reminder, then past its
+        deadline, and each time what the EventBridge Scheduler schedules do when they fire
+        is checked."""
+        label, ids = call.label, call.rule_ids
+        remind_in = timedelta(minutes=55) - REMIND_AFTER
+        self.section(
+            f"The clock moves {_minutes(remind_in)} more: the approval's reminder "
+            "(55 minutes after it)"
+        )
+        step = "remind the approver before the deadline"
+        with self.step(step):
+            fired = box.advance(remind_in)
             record = box.record(call.event_id)
             thread = box.thread(call.event_id)
         reminders = [f for f in fired if f.schedule.name.startswith("remind-") and f.delivered]
@@ -623,8 +769,8 @@ class Demo:
         reply = thread[-1] if thread else None
         self.expect(
             step,
-            reply is not None and f"<@{ALICE.id}>" in (reply.text or ""),
-            "no reminder mentioning alice in the message's thread",
+            reply is not None and f"<@{record.decided_by}>" in (reply.text or ""),
+            f"no reminder mentioning {record.decided_by} in the message's thread",
         )
         self.expect(
             step,
@@ -635,6 +781,7 @@ class Demo:
         self.line("in the message's thread:")
         self._show_message(reply.blocks, reply.text)
 
+        approver = record.decided_by
         self.section("The clock moves 10 minutes more: past the deadline")
         step = "expire the approval at its deadline"
         with self.step(step):
@@ -658,9 +805,9 @@ class Demo:
         )
         self.expect(
             step,
-            record.state is State.REVERTED and record.decided_by == f"expiry:{ALICE.id}",
+            record.state is State.REVERTED and record.decided_by == f"expiry:{approver}",
             f"state is {record.state.value} decided by {record.decided_by}, expected REVERTED "
-            f"by expiry:{ALICE.id}" + (f" ({record.outcome})" if record.outcome else ""),
+            f"by expiry:{approver}" + (f" ({record.outcome})" if record.outcome else ""),
         )
         self.expect(step, not set(ids) & rules, f"rules {sorted(set(ids) & rules)} still on web")
         self.expect(step, "expired" in said.lower(), "the message does not say it expired")
@@ -668,7 +815,14 @@ class Demo:
         self._show_tail(label, posted.blocks, posted.text)
         # The thread is the audit trail: a reply for each step after the post itself.
         steps = [t.step for t in record.history]
-        expected = [Step.POSTED, Step.ALLOWED_UNTIL, Step.REMINDED, Step.EXPIRED, Step.REVERTED]
+        expected = [
+            Step.POSTED,
+            Step.APPROVAL,
+            Step.ALLOWED_UNTIL,
+            Step.REMINDED,
+            Step.EXPIRED,
+            Step.REVERTED,
+        ]
         self.expect(
             step,
             steps == expected and len(thread) == len(steps) - 1,
@@ -681,7 +835,7 @@ class Demo:
         self.line(
             self.r.style("danger", f"- {', '.join(ids)} on web  (tcp 22 from 0.0.0.0/0: revoked)")
         )
-        return ForAnHour(call, reminded, expired, box.clock() - started)
+        return ForAnHour(call, reminded, expired, approver or "")
 
     def _edit(
         self,
@@ -829,6 +983,16 @@ def _minutes(span: timedelta) -> str:
     return f"{round(span.total_seconds() / 60)} minutes"
 
 
+def _buttons(blocks: Sequence[dict[str, Any]] | None) -> list[str]:
+    """The action ids of a message's buttons and menus, in order."""
+    return [
+        str(element.get("action_id"))
+        for block in blocks or []
+        if block.get("type") == "actions"
+        for element in block.get("elements", [])
+    ]
+
+
 def _list_version(ec2: Any, listed: PrefixList) -> int:
     (found,) = ec2.describe_managed_prefix_lists(PrefixListIds=[listed.list_id])["PrefixLists"]
     return int(found["Version"])
@@ -875,7 +1039,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     colour = sys.stdout.isatty() and not args.no_colour and "NO_COLOR" not in os.environ
     warnings.simplefilter("ignore")  # library deprecation chatter is not part of the story
-    demo = Demo(Renderer(colour=colour, users=USERS), args.log_file)
+    demo = Demo(Renderer(colour=colour, users={**USERS, ON_CALL: ON_CALL_HANDLE}), args.log_file)
     try:
         demo.run()
     except StepFailed as failure:

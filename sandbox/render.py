@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EMOJI = {
+    "hourglass": "⌛",
+    "ballot_box_with_check": "☑️ ",
+    "bell": "🔔",
     "large_yellow_circle": "🟡",
     "information_source": "\u2139\ufe0f ",
     "white_check_mark": "✅",
@@ -55,7 +58,7 @@ _STYLES = {
 class Renderer:
     colour: bool = False
     width: int = 100
-    users: Mapping[str, str] = field(default_factory=dict)  # Slack user id -> display name
+    users: Mapping[str, str] = field(default_factory=dict)  # Slack user or group id -> handle
 
     def style(self, name: str, text: str) -> str:
         return f"{_STYLES[name]}{text}{_RESET}" if self.colour else text
@@ -71,6 +74,9 @@ class Renderer:
             if inner.startswith("#"):
                 channel = inner[1:].split("|")
                 return "#" + (channel[1] if len(channel) > 1 else channel[0])
+            if inner.startswith("!subteam^"):
+                group, _, label = inner.removeprefix("!subteam^").partition("|")
+                return self.style("mention", label or "@" + self.users.get(group, group))
             if inner.startswith("!"):
                 # <!date^epoch^format|fallback>, <!here>...
                 return inner.split("|", 1)[1] if "|" in inner else "@" + inner[1:]

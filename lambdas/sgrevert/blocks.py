@@ -509,7 +509,7 @@ def _status_blocks(record: ChangeRecord, durations: Sequence[timedelta]) -> list
         denied += f" ({_user_text(_policy_reason(record), 500)})"
     if record.decided_by and record.decided_by.startswith(EXPIRY_PREFIX):
         icon = EXPIRED_ICON if state is not State.REVERT_FAILED else icon
-        denied = f"{_expired(record.decided_by)}{_at(record)}"
+        denied = f"{_expired(record)}{_at(record)}"
     if state is State.DENIED:
         return [_section(f"{icon} {denied}; reverting…")]
     if state is State.REVERTED:
@@ -556,9 +556,11 @@ def _fallback_undecided(deny_at: datetime | None, record: ChangeRecord | None) -
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-def _expired(decided_by: str) -> str:
-    """ "Approval by <@U…> expired", for a change its approval's deadline reverted."""
-    return f"Approval by {decider(expired_approver(decided_by))} expired"
+def _expired(record: ChangeRecord) -> str:
+    """ "Approval by <@U…> expired" (by all of them, for an approval by several), for a
+    change its approval's deadline reverted."""
+    approver = expired_approver(record.decided_by)
+    return f"Approval by {history_text.approved_by(record, approver)} expired"
 
 
 def _at(record: ChangeRecord) -> str:
@@ -1227,7 +1229,7 @@ def _batch_expired(records: list[ChangeRecord]) -> list[dict[str, Any]]:
         return []
     first = expired[0]
     progress = _revert_progress(expired)
-    return [_section(f"{EXPIRED_ICON} {_expired(first.decided_by or '')}{_at(first)}; {progress}")]
+    return [_section(f"{EXPIRED_ICON} {_expired(first)}{_at(first)}; {progress}")]
 
 
 def _revert_progress(records: list[ChangeRecord]) -> str:

@@ -203,15 +203,15 @@ def reminder_words(
     )
     if not mentions:
         return ends[:1].upper() + ends[1:] + then
-    return f"{' and '.join(mentions)}, {ends}{then}"
+    return f"{and_joined(mentions)}, {ends}{then}"
 
 
 def _reminded(record: ChangeRecord) -> list[str]:
-    """Who a reminder mentions: the approver, and the actor when their Slack user is known."""
-    users: list[str] = []
-    approver = record.decided_by
-    if approver and SLACK_USER.match(approver):
-        users.append(approver)
+    """Who a reminder mentions: the approver (every approver of an approval by several),
+    and the actor when their Slack user is known."""
+    users: list[str] = [
+        user for user in approvers_of(record, record.decided_by) if SLACK_USER.match(user)
+    ]
     actor = record.context.actor if record.context else None
     known = actor.slack_user if actor else None
     if known and SLACK_USER.match(known) and known not in users:
@@ -268,12 +268,14 @@ def step_words(record: ChangeRecord, transition: Transition, words: Words = MRKD
     if step is Step.REMINDED:
         until = transition.until or record.approved_until
         reminded = _reminded(record)
-        names = " and ".join(decider(user, words) for user in reminded) or "the approver"
+        names = and_joined([decider(user, words) for user in reminded]) or "the approver"
         ends = f": the approval ends {moment(until, words)}" if until else ""
         return f"Reminded {names}{ends}"
     if step is Step.EXPIRED:
         approver = expired_approver(transition.by) or expired_approver(record.decided_by)
-        return f"Approval by {decider(approver or record.decided_by, words)} expired: reverting…"
+        if approver is None:
+            return f"Approval by {decider(record.decided_by, words)} expired: reverting…"
+        return f"Approval by {approved_by(record, approver, words)} expired: reverting…"
     if step is Step.REVERTED:
         return f"Reverted: {words.text(transition.why or record.outcome or 'done.', MAX_WHY)}"
     if step is Step.FAILED:

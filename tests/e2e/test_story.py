@@ -195,22 +195,42 @@ def test_the_demo_tells_the_story_and_exits_0(
     assert "+ now       tcp 22 from 10.0.0.0/8  (bastion subnets)" in out.out
     assert "0.0.0.0/0 removed from corp-offices, the office CIDRs kept" in out.out
     assert "5 changes detected" in out.out
-    # and the approval for an hour: allowed, reminded 55 minutes on, expired past the
-    # deadline, each by its schedule as the sandbox's clock was moved, the thread its history
-    assert "allows for 1 h" in out.out
-    assert "Allowed by @alice until" in out.out and "(1 h)" in out.out
+    # and the critical change needs two approvers: alice's Allow for… 1 h counts one, her
+    # second click is refused privately, bob's Approve makes it allowed for her hour
+    assert "allows for 1 h" in out.out and "approves again" in out.out
+    assert any("1 of 2" in line and "@alice" in line for line in lines)
+    assert "only alice sees: You already approved this change" in out.out
+    assert re.search(r"Allowed by @alice and @bob until .*\(1 h\)", out.out)
+    # and the undecided critical change is reminded about 30 minutes on by its schedule,
+    # in its thread, mentioning the on-call user group; the decided ones' schedules did
+    # nothing
+    assert re.search(r"nudge-\S+ fired at \d\d:\d\d UTC: revertsg-2 reminded about RDP", out.out)
+    assert any(line.startswith("  │ 🔔 @security-oncall, ") for line in lines), out.out
+    assert "4 more nudge- schedules fired" in out.out
+    assert "mentioning the user group S0SECONCALL" in out.out
+    # and the approval for an hour: reminded 55 minutes on, expired past the deadline, each
+    # by its schedule as the sandbox's clock was moved, the thread its history
     assert re.search(r"remind-\S+ fired at \d\d:\d\d UTC", out.out)
-    assert "⏰ @alice and @erin, the approval of this change ends" in out.out
+    assert any(line.startswith("  │ ⏰ @alice, @bob and @erin, ") for line in lines)
     assert re.search(r"expire-\S+ fired at \d\d:\d\d UTC", out.out)
-    assert "Approval by @alice expired" in out.out
-    assert "the clock moved 65 minutes ahead, not waited for" in out.out
-    assert ":alarm_clock:" not in out.out and ":stopwatch:" not in out.out
-    assert ":globe_with_meridians:" not in out.out  # every emoji sgrevert posts is drawn
+    assert "Approval by @alice and @bob expired" in out.out
+    assert "as expiry:bob; the clock moved 65 minutes ahead, not waited for" in out.out
+    # every emoji sgrevert posts is drawn, and every mention
+    for emoji in (
+        "alarm_clock",
+        "stopwatch",
+        "globe_with_meridians",
+        "bell",
+        "ballot_box_with_check",
+    ):
+        assert f":{emoji}:" not in out.out
+    assert "subteam^" not in out.out
     assert "\033[" not in out.out  # no colour when asked for none
     logs = log.read_text()  # the handlers' logs went to the file, not the terminal
     assert '"service":"sgrevert-respond"' in logs
     assert "lake run done" in logs
     assert '"level"' not in out.out
+    assert '"_aws"' not in out.out  # nor the functions' metrics
 
 
 def test_a_failing_step_exits_1_naming_the_step_and_the_reason(

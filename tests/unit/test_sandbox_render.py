@@ -116,3 +116,7 @@ def test_message_texts_gathers_every_raw_text_of_the_blocks_after_the_fallback()
         "Deny",
     ]
     assert message_texts(None, None) == ""
+
+
+def test_a_user_group_mention_and_the_reminder_emoji_are_drawn() -> None:
+    assert Renderer(users={"S0X": "oncall"}).mrkdwn("<!subteam^S0X>, :bell:") == "@oncall, 🔔"
