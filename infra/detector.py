@@ -21,6 +21,7 @@ from constructs import Construct
 from infra import nag
 from infra.asset import LambdaAsset
 from infra.function import SgrevertFunction
+from infra.security_hub import send_findings
 from infra.settings import Settings
 from infra.table import ChangeTable
 
@@ -121,6 +122,7 @@ class Detector(Construct):
         )
         table.grant_read_write(function, self.handler.role)
         secret.grant_read(function)
+        send_findings(self.handler, settings)
         if settings.detection.polls_lake:
             self._grant_lake(settings)
         self._grant_context(settings, hub_role_arn)

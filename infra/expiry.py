@@ -1,16 +1,17 @@
 """Approvals for a while, ended on time: the EventBridge Scheduler schedule group, the role
 the scheduler invokes the responder with, the responder's grants to keep the schedules,
-and an alarm on expiries that went wrong.
+and an alarm on schedules that could not be kept.
 
 The responder creates one one-time schedule per temporary approval (and one for its
 reminder) in the group, each invoking the responder through the scheduler role; the
-detector's scheduled run expires whatever a schedule missed. Both log what went wrong
-with a fixed message, which a metric filter on each function's log group counts.
+detector's scheduled run expires whatever a schedule missed. The responder logs a schedule
+it could not create, update or delete with a fixed message, which a metric filter on its
+log group counts. Expiries the detector found overdue are its `LateExpiries` metric, with
+their own alarm (infra/operations.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -33,11 +34,13 @@ SCHEDULE_ACTIONS = [
     "scheduler:DeleteSchedule",
     "scheduler:GetSchedule",
 ]
-# The messages the functions log (Powertools JSON, `message`): the responder when a schedule
-# cannot be created, updated or deleted, the detector's sweep when it expires one late.
+# The message the responder logs (Powertools JSON, `message`) when a schedule cannot be
+# created, updated or deleted.
 SCHEDULE_FAILED = "expiry schedule failed"
+# The detector's sweep logs this when it expires an approval late (and counts it as the
+# LateExpiries metric, which the late-expiry alarm watches).
 LATE_EXPIRY = "late expiry"
-METRIC_NAME = "ExpiryProblems"
+METRIC_NAME = "ExpiryScheduleFailures"
 
 
 class Expiry(Construct):
@@ -48,11 +51,11 @@ class Expiry(Construct):
         *,
         group_name: str,
         responder: SgrevertFunction,
-        log_groups: Mapping[str, logs.ILogGroup],
+        log_group: logs.ILogGroup,
         alarm_topic_arn: str | None,
         metric_namespace: str,
     ) -> None:
-        """`log_groups`: the functions whose logs the alarm reads, by label."""
+        """`log_group`: the responder's, which the alarm reads."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.group = scheduler.CfnScheduleGroup(self, "Group", name=group_name)
@@ -76,7 +79,7 @@ class Expiry(Construct):
             )
         )
         self._grant(responder, group_name)
-        self.alarm = self._alarm(log_groups, alarm_topic_arn, metric_namespace)
+        self.alarm = self._alarm(log_group, alarm_topic_arn, metric_namespace)
 
     def _grant(self, responder: SgrevertFunction, group_name: str) -> None:
         """The responder keeps the schedules of this group, and hands them this role only."""
@@ -110,38 +113,28 @@ class Expiry(Construct):
         function.add_environment("SCHEDULER_ROLE_ARN", self.role.role_arn)
 
     def _alarm(
-        self,
-        log_groups: Mapping[str, logs.ILogGroup],
-        alarm_topic_arn: str | None,
-        namespace: str,
+        self, log_group: logs.ILogGroup, alarm_topic_arn: str | None, namespace: str
     ) -> cloudwatch.Alarm:
-        pattern = logs.FilterPattern.any(
-            logs.FilterPattern.string_value("$.message", "=", SCHEDULE_FAILED),
-            logs.FilterPattern.string_value("$.message", "=", LATE_EXPIRY),
+        logs.MetricFilter(
+            self,
+            "ScheduleFailures",
+            log_group=log_group,
+            filter_pattern=logs.FilterPattern.string_value("$.message", "=", SCHEDULE_FAILED),
+            metric_namespace=namespace,
+            metric_name=METRIC_NAME,
+            metric_value="1",
         )
-        for label, group in log_groups.items():
-            logs.MetricFilter(
-                self,
-                f"{label}ExpiryProblems",
-                log_group=group,
-                filter_pattern=pattern,
-                metric_namespace=namespace,
-                metric_name=METRIC_NAME,
-                metric_value="1",
-            )
         metric = cloudwatch.Metric(
             namespace=namespace, metric_name=METRIC_NAME, period=PERIOD, statistic="Sum"
         )
         alarm = metric.create_alarm(
             self,
-            "ExpiryProblemsAlarm",
+            "ScheduleFailuresAlarm",
             alarm_description=(
-                "An approval for a while ended late, or its schedule failed: search both "
-                f"functions' logs for '{LATE_EXPIRY}' (the detector found it still approved "
-                "more than 5 minutes past its deadline, and expired it) and "
-                f"'{SCHEDULE_FAILED}' (the responder could not create, update or delete a "
-                "schedule: check the schedule group, the scheduler role and the responder's "
-                "grants)"
+                "An expiry schedule could not be created, updated or deleted: search the "
+                f"responder's logs for '{SCHEDULE_FAILED}' and read its reason (check the "
+                "schedule group, the scheduler role and the responder's grants). The approval "
+                "stands with its deadline; the detector's sweep expires it late"
             ),
             threshold=1,
             evaluation_periods=1,

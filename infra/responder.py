@@ -12,6 +12,7 @@ from constructs import Construct
 from infra import nag
 from infra.asset import LambdaAsset
 from infra.function import SgrevertFunction
+from infra.security_hub import send_findings
 from infra.settings import Settings
 from infra.table import ChangeTable
 
@@ -89,6 +90,7 @@ class Responder(Construct):
         )
         table.grant_read_write(function, self.handler.role)
         secret.grant_read(function)
+        send_findings(self.handler, settings)
         # Its own ARN from the fixed name: `function.function_arn` here would make the
         # function depend on its own policy.
         function.add_to_role_policy(

@@ -25,6 +25,7 @@ from sgrevert import policy as runtime_policy
 from sgrevert import settings as runtime
 from sgrevert import store
 from sgrevert.errors import ConfigError
+from sgrevert.risk import Risk
 from sgrevert.settings import Detection
 
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -182,6 +183,34 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("log_retention_days", 365, "retention of the functions' and the API's logs"),
     Key("alarm_topic_arn", None, "existing SNS topic the alarms notify; unset: alarms only"),
+    Key(
+        "lake_lag_alarm_minutes",
+        30,
+        "the detection lag alarm on the Lake path: p90 from the CloudTrail event to the Slack "
+        "post above this for 3 periods of schedule_minutes (at least 5)",
+    ),
+    Key(
+        "eventbridge_lag_alarm_minutes",
+        5,
+        "the detection lag alarm on the EventBridge path: p90 above this for 3 periods of 5 "
+        "minutes",
+    ),
+    Key(
+        "undecided_critical_alarm_minutes",
+        60,
+        "the alarm on a critical change still undecided this long after its CloudTrail event",
+    ),
+    Key(
+        "security_hub",
+        False,
+        "true: posted changes at or above security_hub_at_or_above become findings in this "
+        "account's Security Hub, and decisions set their workflow status",
+    ),
+    Key(
+        "security_hub_at_or_above",
+        runtime.DEFAULT_SECURITY_HUB_AT_OR_ABOVE.label,
+        "the lowest risk level a posted change becomes a Security Hub finding at",
+    ),
     Key("account", None, "account to deploy to; unset: the one the CLI's credentials belong to"),
     Key("region", None, "region to deploy to; unset: the CLI's region"),
     Key(
@@ -232,6 +261,11 @@ class Settings:
     reserve_concurrency: bool
     log_retention_days: int
     alarm_topic_arn: str | None
+    lake_lag_alarm_minutes: int
+    eventbridge_lag_alarm_minutes: int
+    undecided_critical_alarm_minutes: int
+    security_hub: bool
+    security_hub_at_or_above: Risk
     policy: str | None  # validated, as the detector's POLICY (compact JSON)
     expiry_schedule_group: str
     account: str | None
@@ -325,6 +359,13 @@ class _Reader:
             "reserve_concurrency": self._flag("reserve_concurrency"),
             "log_retention_days": self._retention(),
             "alarm_topic_arn": self._text("alarm_topic_arn", _TOPIC_ARN, "an SNS topic ARN"),
+            "lake_lag_alarm_minutes": self._number("lake_lag_alarm_minutes", 1, 1440),
+            "eventbridge_lag_alarm_minutes": self._number("eventbridge_lag_alarm_minutes", 1, 1440),
+            "undecided_critical_alarm_minutes": self._number(
+                "undecided_critical_alarm_minutes", 1, 10080
+            ),
+            "security_hub": self._flag("security_hub"),
+            "security_hub_at_or_above": self._risk("security_hub_at_or_above"),
             "account": self._text("account", _ACCOUNT, "12 digits"),
             "region": self._text("region", _REGION, "a region such as eu-west-1"),
             "direct": self._flag("direct"),
@@ -471,6 +512,15 @@ class _Reader:
             self._fail(name, f"{value!r} is malformed: it must be {form}")
             return _BY_NAME[name].default
         return parsed
+
+    def _risk(self, name: str) -> Risk:
+        value = self._raw(name)
+        try:
+            return Risk.parse(str(value))
+        except ValueError:
+            choices = ", ".join(r.label for r in Risk)
+            self._fail(name, f"{value!r} is malformed: it must be one of {choices}")
+            return Risk.parse(str(_BY_NAME[name].default))
 
     def _approvers(self) -> tuple[str, ...]:
         value = self._raw("approvers")

@@ -16,6 +16,7 @@ from infra.expiry import Expiry
 from infra.forwarders import ForwarderStackSet
 from infra.hub import HubRole
 from infra.monitoring import Monitoring
+from infra.operations import Operations
 from infra.responder import RESERVED_CONCURRENCY as RESPONDER_CONCURRENCY
 from infra.responder import Responder
 from infra.secret import SlackSecret
@@ -76,10 +77,7 @@ class SgrevertStack(cdk.Stack):
             "Expiry",
             group_name=settings.expiry_schedule_group,
             responder=self.responder.handler,
-            log_groups={
-                "Detector": self.detector.handler.log_group,
-                "Responder": self.responder.handler.log_group,
-            },
+            log_group=self.responder.handler.log_group,
             alarm_topic_arn=settings.alarm_topic_arn,
             metric_namespace=f"sgrevert/{settings.stack_name}",
         )
@@ -90,7 +88,7 @@ class SgrevertStack(cdk.Stack):
             api_name=f"{settings.stack_name}-slack",
             log_retention=settings.log_retention,
         )
-        Monitoring(
+        self.monitoring = Monitoring(
             self,
             "Monitoring",
             functions={
@@ -102,6 +100,12 @@ class SgrevertStack(cdk.Stack):
             alarm_topic_arn=settings.alarm_topic_arn,
             event_queue=self.intake.queue if self.intake else None,
             event_dead_letters=self.intake.dead_letters if self.intake else None,
+        )
+        self.operations = Operations(
+            self,
+            "Operations",
+            settings=settings,
+            existing_alarms=[*self.monitoring.alarms, self.expiry.alarm],
         )
         cdk.CfnOutput(
             self,

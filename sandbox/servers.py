@@ -125,11 +125,15 @@ class Sandbox(Service):
         lookback_minutes: int = 20,
         log_path: Path | None = None,
         policy: Mapping[str, Any] | None = None,
+        emit_metrics: bool = True,
     ) -> None:
         """`policy`: the POLICY document the functions read (None: the defaults, which
-        offer Allow for… 1 h, 8 h, 24 h and 7 d)."""
+        offer Allow for… 1 h, 8 h, 24 h and 7 d). `emit_metrics` False sets
+        POWERTOOLS_METRICS_DISABLED: Powertools prints its EMF lines to stdout, which a
+        caller telling a story there keeps for itself (the log file cannot take them)."""
         self.approvers = tuple(approvers)
         self.policy = dict(policy) if policy is not None else None
+        self.emit_metrics = emit_metrics
         self.clock = SandboxClock()  # the functions' time; `advance` moves it
         self.lookback_minutes = lookback_minutes
         self.log_path = log_path
@@ -259,6 +263,8 @@ class Sandbox(Service):
         )
         if self.policy is not None:
             _set_env(POLICY=json.dumps(self.policy))
+        if not self.emit_metrics:
+            _set_env(POWERTOOLS_METRICS_DISABLED="true")
         self.lambdas.register(self.respond_arn, respond.handler)
         self.lambdas.register(self.detect_arn, detect.handler)
         self.gateway = self._stack.enter_context(

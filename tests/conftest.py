@@ -25,7 +25,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.moto_api import recorder
 from moto.server import ThreadedMotoServer
 
-from sandbox import moto_ec2, moto_scheduler
+from sandbox import moto_ec2, moto_scheduler, moto_securityhub
 from sgrevert import store
 from tests.support import BOT_TOKEN, REGION, SIGNING_SECRET
 
@@ -34,6 +34,7 @@ from tests.support import BOT_TOKEN, REGION, SIGNING_SECRET
 def moto_url() -> Iterator[str]:
     moto_ec2.install()  # what moto's EC2 lacks, as the EC2 API documents it
     moto_scheduler.install()  # and its EventBridge Scheduler, as its API documents it
+    moto_securityhub.install()  # and Security Hub's BatchUpdateFindings and import rules
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

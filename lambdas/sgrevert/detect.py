@@ -4,7 +4,8 @@ Two kinds of invocation: an SQS batch from the event queue (the real-time EventB
 path), answered with its partial batch failures; and the schedule, which polls CloudTrail
 Lake or, with EventBridge alone, only posts changes earlier runs could not post (after a
 Slack outage, say). Either scheduled run also sweeps the approvals for a while, handing
-overdue expiries and missed reminders to the responder (REVERT_FUNCTION_ARN).
+overdue expiries and missed reminders to the responder (REVERT_FUNCTION_ARN), and counts
+the undecided changes. Every run's metrics are written when it ends (`sgrevert.metrics`).
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
-from sgrevert import aws
+from sgrevert import aws, metrics, security_hub
 from sgrevert.account_names import AccountNames
 from sgrevert.context_read import ContextReader
-from sgrevert.detector import Detector, RunReport
+from sgrevert.detector import Detector
 from sgrevert.event_queue import QueuedEvents, is_sqs_batch
 from sgrevert.lake import LakeQuery
+from sgrevert.model import State
 from sgrevert.people import SlackPeople
 from sgrevert.roles import RoleChain, session_policy
+from sgrevert.run_report import RunReport
 from sgrevert.selfinvoke import Job, SelfInvoker
 from sgrevert.settings import DetectSettings, LakeSettings
 from sgrevert.slack import ChannelPoster, SlackCredentials, load_credentials, web_client
@@ -80,6 +84,13 @@ def account_names() -> AccountNames:
 
 
 @cache
+def findings() -> security_hub.Findings:
+    """Kept for the process: posted changes as Security Hub findings, when enabled."""
+    config = settings()
+    return security_hub.from_settings(config.security_hub, config.security_hub_at_or_above)
+
+
+@cache
 def people(bot_token: str) -> SlackPeople:
     """Kept for the process (per token, so a rotated token is used): each email is looked
     up in Slack once."""
@@ -95,10 +106,12 @@ def reset(clock: Callable[[], datetime] | None = None) -> None:
     _clock = clock or _utcnow
     settings.cache_clear()
     account_names.cache_clear()
+    findings.cache_clear()
     people.cache_clear()
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     config = settings()
     base = aws.session()
@@ -108,8 +121,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         load_credentials(config.slack.secret_arn),
         resend_on_connection_error=False,
     )
+    store = ChangeStore(aws.table(config.table_name, base))
     detector = Detector(
-        store=ChangeStore(aws.table(config.table_name, base)),
+        store=store,
         poster=ChannelPoster(slack, config.channel_id),
         clock=_clock,
         time_left=_time_left(context),
@@ -121,14 +135,30 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             people(slack.token or ""),
             owner_tag_keys=config.policy.owner_tag_keys,
         ),
+        findings=findings(),
     )
     if is_sqs_batch(event):
         batch = QueuedEvents(event, context)
-        detector.take_events(batch)
+        with metrics.detecting(metrics.Path.EVENTBRIDGE):
+            metrics.run_done(detector.take_events(batch))
         return dict(batch.response)
     if config.lake is None:
-        return detector.retry_unposted().as_dict()
-    return _poll_lake(detector, config.lake, base).as_dict()
+        with metrics.detecting(metrics.Path.EVENTBRIDGE):  # the only path: its leftovers
+            report = detector.retry_unposted()
+    else:
+        with metrics.detecting(metrics.Path.LAKE):
+            report = _poll_lake(detector, config.lake, base)
+    metrics.run_done(report)
+    _count_undecided(store)
+    return report.as_dict()
+
+
+def _count_undecided(store: ChangeStore) -> None:
+    """The undecided backlog, once a scheduled run: best effort, the run's work is done."""
+    try:
+        metrics.undecided(store.by_state(State.PENDING), _clock())
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("undecided changes not counted", extra={"error": str(error)})
 
 
 def _job_starter(function_arn: str | None, base: boto3.Session) -> Any:

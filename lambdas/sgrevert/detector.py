@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sgrevert import blocks
+from sgrevert import blocks, metrics
 from sgrevert.bursts import Unit, changes_in, plan_messages
 from sgrevert.cloudtrail import SkipRecord, parse_record
 from sgrevert.context import ChangeContext
@@ -46,6 +46,7 @@ from sgrevert.record_reads import ContextSource, keep_list_context, list_context
 from sgrevert.risk import Risk
 from sgrevert.route_plan import OuChain, Posting, default_route, route_units
 from sgrevert.run_report import RunReport
+from sgrevert.security_hub import NO_FINDINGS, Findings
 from sgrevert.selfinvoke import InvokeFailed, Job, RevertJob
 from sgrevert.store import ChangeStore
 from sgrevert.window import Window, detection_window
@@ -93,6 +94,7 @@ class Detector:
         start_revert: StartJob | None = None,
         context: ContextSource | None = None,
         ou_chain: OuChain | None = None,
+        findings: Findings = NO_FINDINGS,
     ) -> None:
         """`ou_chain`: an account's OU chain, for routes that match on `ou` (None: not
         readable, so such routes never match)."""
@@ -113,6 +115,7 @@ class Detector:
             durations=self._durations,
             review=self._policy.review,
             start=start_revert,
+            findings=findings,
         )
 
     def record(self, records: Iterable[Mapping[str, Any]], report: RunReport) -> list[str]:
@@ -154,6 +157,7 @@ class Detector:
                 note=verdict.note,
             ):
                 report.recorded += 1
+                metrics.detected(verdict.risk.label)
                 new_ids.append(change.event_id)
                 if context is not None:
                     keep_list_context(self._store, change, context, verdict, referencing)

@@ -23,13 +23,14 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from sgrevert import blocks
+from sgrevert import blocks, metrics
 from sgrevert.bursts import Unit, changes_in
 from sgrevert.errors import SlackOutcomeUnknown, SlackRejected, SlackUnavailable
 from sgrevert.model import ChangeRecord, State
 from sgrevert.review_rules import ReviewRules
 from sgrevert.route_plan import Posting
 from sgrevert.run_report import RunReport
+from sgrevert.security_hub import NO_FINDINGS, Findings
 from sgrevert.selfinvoke import ArmJob, InvokeFailed, Job
 from sgrevert.store import BATCH_PREFIX, ChangeStore
 from sgrevert.undecided import deny_at
@@ -74,6 +75,7 @@ class MessagePoster:
         durations: Sequence[timedelta],
         review: ReviewRules,
         start: Callable[[Job], None] | None,
+        findings: Findings = NO_FINDINGS,
     ) -> None:
         """`start` hands a job to the responder (None: REVERT_FUNCTION_ARN is not set)."""
         self._store = store
@@ -82,6 +84,7 @@ class MessagePoster:
         self._durations = durations
         self._review = review
         self._start = start
+        self._findings = findings
 
     def post(self, posting: Posting, report: RunReport) -> bool:
         """Post one message into its route's channel, and its copies; False when Slack is
@@ -147,6 +150,8 @@ class MessagePoster:
                 route_approvers=None if posting.by_default else posting.route.approvers,
             )
         report.posted += len(claimed)
+        metrics.posted(claimed, self._clock())
+        self._findings.posted(claimed)
         report.messages += 1
         about = f"{BATCH_PREFIX}{batch}" if batch else claimed[0].event_id
         self._arm(about, claimed)
@@ -263,6 +268,7 @@ class MessagePoster:
             self._poster.update(channel, ts, message.text, message.blocks)
         except (SlackUnavailable, SlackRejected) as error:
             logger.warning("could not update a message", extra={"ts": ts, "error": str(error)})
+            metrics.slack_error()
 
 
 def _attempt_id(now: datetime) -> str:

@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from sgrevert import blocks
+from sgrevert import blocks, metrics
 from sgrevert.deadline import Deadline
 from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS
 from sgrevert.model import ChangeRecord
@@ -77,6 +77,7 @@ class SlackReplies:
             )
         except (SlackApiError, SlackClientError, URLError, OSError) as error:
             logger.warning("chat.update failed", extra={"about": about, "error": str(error)})
+            metrics.slack_error()
             return False
         return True
 
@@ -91,6 +92,7 @@ class SlackReplies:
             )
         except (SlackApiError, SlackClientError, URLError, OSError) as error:
             logger.warning("chat.postEphemeral failed", extra={"user": user, "error": str(error)})
+            metrics.slack_error()
             return False
         return True
 
@@ -118,6 +120,7 @@ class SlackReplies:
             )
         except (SlackApiError, SlackClientError, URLError, OSError) as error:
             logger.warning("thread reply failed", extra={"about": about, "error": str(error)})
+            metrics.slack_error()
             return False
         return True
 

@@ -13,7 +13,8 @@ These events reach this handler:
   EventBridge Scheduler schedule of an approval for a while (or the detector's sweep) when
   it ends or its approver is to be reminded.
 
-The Responder (settings, clients) is built on first use and kept for the life of the
+Each invocation's metrics are written when it ends (`sgrevert.metrics`). The Responder
+(settings, clients) is built on first use and kept for the life of the
 process. `reset()` forgets it, or installs one built by the caller, for processes that
 change the environment or the wiring between calls (tests, the sandbox).
 """
@@ -26,6 +27,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sgrevert import metrics
 from sgrevert.deadline import answer_deadline
 from sgrevert.responder import Responder
 from sgrevert.selfinvoke import (
@@ -61,6 +63,7 @@ def reset(replacement: Responder | None = None) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_own_event(event):
         try:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
-from sgrevert import aws, blocks, temporary
+from sgrevert import aws, blocks, metrics, security_hub, temporary
 from sgrevert.click_checks import approvers_of, check_decider, check_place
 from sgrevert.deadline import ANSWER_BUDGET_SECONDS, COLD_START_ALLOWANCE_SECONDS, Deadline
 from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS
@@ -138,6 +138,7 @@ class Responder:
         review: ReviewRules | None = None,
         groups: UserGroups | None = None,
         team_id: str | None = None,
+        findings: security_hub.Findings = security_hub.NO_FINDINGS,
     ) -> None:
         """`expiries`: the schedules of approvals for a while (None: no scheduler role is
         configured, so Allow for… is refused); `durations`: the ones it offers; `review`:
@@ -155,6 +156,7 @@ class Responder:
         self._durations = tuple(durations)
         self._review = review or ReviewRules()
         self._team_id = team_id
+        self._findings = findings
         self._groups = groups or UserGroups(_no_slack_client)
         self._undecided = UndecidedSteps(
             store=store,
@@ -213,6 +215,9 @@ class Responder:
             durations=durations,
             review=settings.policy.review,
             groups=UserGroups(lambda: _group_client(settings.slack, settings.slack.secret_arn)),
+            findings=security_hub.from_settings(
+                settings.security_hub, settings.security_hub_at_or_above, base
+            ),
         )
 
     @classmethod
@@ -273,6 +278,8 @@ class Responder:
             self._after_click(
                 click, decided, now=now, function_arn=function_arn, slack=slack, answer=deadline
             )
+            metrics.decided(click.action.value, decided)
+            self._findings.decided(decided, deadline)
         return HttpReply(200)
 
     def _posted(self, about: str) -> ChangeRecord:
@@ -501,6 +508,7 @@ class Responder:
             logger.info("firing for a deadline no longer held", extra=log)
             return {"event_id": job.event_id, "expired": 0, "reverted": 0, "failed": 0}
         logger.info("approval expired", extra={**log, "expired": len(expired)})
+        metrics.decided(metrics.Kind.EXPIRY, expired)
         slack = self._slack(self._credentials(), None)
         reverted = failed = 0
         for record in expired:
@@ -630,6 +638,8 @@ class Responder:
                 extra={"event_id": record.event_id, "state": lost.record.state},
             )
             return None
+        metrics.revert_finished(finished)
+        self._findings.decided([finished])
         if show:
             # a member shows in its group's message
             self._show(message_about(finished), self._records(message_about(finished)), slack)

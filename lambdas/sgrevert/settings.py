@@ -15,11 +15,15 @@ from typing import Any
 
 from sgrevert.errors import ConfigError
 from sgrevert.policy import Policy, parse_policy
+from sgrevert.risk import Risk
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SPOKE_ROLE_NAME = "spoke-001"
 DEFAULT_LOOKBACK_MINUTES = 20
 DEFAULT_EXPIRY_SCHEDULE_GROUP = "sgrevert"
+DEFAULT_SECURITY_HUB_AT_OR_ABOVE = Risk.HIGH
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
 
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 STORE_PATTERN = re.compile(
@@ -67,6 +71,24 @@ class Env:
         if number <= 0:
             raise ConfigError(f"{name}={value!r} is malformed: it must be {meaning}")
         return number
+
+    def flag(self, name: str, meaning: str) -> bool:
+        """true/false (1/0, yes/no, on/off); unset: false."""
+        value = self.raw(name)
+        if value is None or value.lower() in _FALSE:
+            return False
+        if value.lower() in _TRUE:
+            return True
+        raise ConfigError(f"{name}={value!r} is malformed: it must be true or false ({meaning})")
+
+    def risk(self, name: str, default: Risk, meaning: str) -> Risk:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return Risk.parse(value)
+        except ValueError as error:
+            raise ConfigError(f"{name}={value!r} is malformed: {error} ({meaning})") from None
 
     def url(self, name: str, default: str) -> str:
         value = self.raw(name) or default
@@ -147,6 +169,9 @@ class DetectSettings:
     spoke_role_name: str = DEFAULT_SPOKE_ROLE_NAME
     # Account names (organizations:ListAccounts) through this role; None: the own role
     org_read_role_arn: str | None = None
+    # Posted changes at or above the threshold as Security Hub findings (opt-in)
+    security_hub: bool = False
+    security_hub_at_or_above: Risk = DEFAULT_SECURITY_HUB_AT_OR_ABOVE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DetectSettings:
@@ -178,6 +203,7 @@ class DetectSettings:
                 "account or a delegated administrator)",
                 required=False,
             ),
+            **security_hub(env),
         )
 
 
@@ -239,6 +265,9 @@ class RespondSettings:
     expiry_schedule_group: str = DEFAULT_EXPIRY_SCHEDULE_GROUP
     # The role EventBridge Scheduler invokes the responder with; None: no Allow for…
     scheduler_role_arn: str | None = None
+    # Decisions as the workflow of the changes' Security Hub findings (opt-in)
+    security_hub: bool = False
+    security_hub_at_or_above: Risk = DEFAULT_SECURITY_HUB_AT_OR_ABOVE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RespondSettings:
@@ -266,7 +295,24 @@ class RespondSettings:
                 "responder when an approval for a while ends)",
                 required=False,
             ),
+            **security_hub(env),
         )
+
+
+def security_hub(env: Env) -> dict[str, Any]:
+    """`SECURITY_HUB` (default false) and `SECURITY_HUB_AT_OR_ABOVE` (default high), read
+    alike by the detector (which imports the findings) and the responder (which updates
+    them)."""
+    return {
+        "security_hub": env.flag(
+            "SECURITY_HUB", "whether posted changes become Security Hub findings"
+        ),
+        "security_hub_at_or_above": env.risk(
+            "SECURITY_HUB_AT_OR_ABOVE",
+            DEFAULT_SECURITY_HUB_AT_OR_ABOVE,
+            "the lowest risk level a posted change becomes a Security Hub finding at",
+        ),
+    }
 
 
 def expiry_schedule_group(env: Env) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from sgrevert import metrics
 from sgrevert.errors import NotUndecided, UnknownChange
 from sgrevert.expiry_schedule import ScheduleFailed, deny_name, nudge_name
 from sgrevert.model import DENY_UNDECIDED, ChangeRecord, State, iso
@@ -130,25 +131,25 @@ class UndecidedSteps:
         log: dict[str, Any] = {"about": job.event_id, "deadline": iso(job.deadline)}
         now = self._clock()
         records = self._records(job.event_id)
-        denied = 0
+        denied: list[ChangeRecord] = []
         for record in records:
             if record.state is not State.PENDING or record.deny_at != job.deadline:
                 continue
             after = job.deadline - (record.posted_at or record.recorded_at)
             try:
-                self._store.deny_undecided(record.event_id, job.deadline, after, now)
+                denied.append(self._store.deny_undecided(record.event_id, job.deadline, after, now))
             except (NotUndecided, UnknownChange) as error:
                 logger.info("not denied: decided first", extra={**log, "reason": str(error)})
-                continue
-            denied += 1
+        metrics.decided(metrics.Kind.DENY_UNDECIDED, denied)
         if not denied:
             logger.info("no change still undecided at its deadline", extra=log)
             return {"event_id": job.event_id, "denied": 0}
-        logger.warning("undecided changes denied by policy", extra={**log, "denied": denied})
+        log["denied"] = len(denied)
+        logger.warning("undecided changes denied by policy", extra=log)
         result = self._revert(RevertJob(job.event_id, DENY_UNDECIDED))
-        if len(records) > denied:
+        if len(records) > len(denied):
             self.arm(job.event_id, target_arn)
-        return {**result, "denied": denied}
+        return {**result, "denied": len(denied)}
 
     def _put(
         self, name: str, when: datetime, event: dict[str, Any], target_arn: str | None, what: str

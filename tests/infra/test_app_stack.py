@@ -44,9 +44,10 @@ EXPECTED_TYPES = {
     "AWS::ApiGateway::Method": 1,
     "AWS::ApiGateway::RequestValidator": 1,
     "AWS::Lambda::Permission": 2,  # EventBridge -> detector, API Gateway -> responder
-    "AWS::CloudWatch::Alarm": 9,  # expiry problems among them
+    "AWS::CloudWatch::Alarm": 14,  # failed schedules and the five on sgrevert's metrics among them
+    "AWS::CloudWatch::Dashboard": 1,
     "AWS::Scheduler::ScheduleGroup": 1,  # the expiry schedules' group
-    "AWS::Logs::MetricFilter": 2,  # expiry problems in each function's logs
+    "AWS::Logs::MetricFilter": 1,  # failed schedules in the responder's logs
 }
 
 
@@ -420,10 +421,15 @@ def test_alarms_watch_errors_throttles_failed_reverts_and_the_api(
         ("AWS/SQS", "ApproximateAgeOfOldestMessage"),  # the event queue falls behind
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),  # failed reverts
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),  # events dead-lettered
-        ("sgrevert/sgrevert", "ExpiryProblems"),  # late expiries, failed schedules
+        ("sgrevert", "DetectionLagSeconds"),  # the Lake path
+        ("sgrevert", "DetectionLagSeconds"),  # the EventBridge path
+        ("sgrevert", "LateExpiries"),
+        ("sgrevert", "OldestUndecidedSeconds"),  # a critical change undecided
+        ("sgrevert", "RevertsFailed"),
+        ("sgrevert/sgrevert", "ExpiryScheduleFailures"),
     ]
     for alarm in alarms:
-        if alarm["Properties"]["MetricName"] != "ApproximateAgeOfOldestMessage":
+        if alarm["Properties"]["Namespace"] in ("AWS/Lambda", "AWS/ApiGateway"):
             assert alarm["Properties"]["Threshold"] == 1
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
         assert "AlarmActions" not in alarm["Properties"]  # no topic configured
