@@ -1,11 +1,11 @@
 """revertsg-1: the detector function, the schedule that runs it and, with EventBridge, its
 event queue mapping.
 
-Before posting a change the detector reads its context: the account's name
-(organizations:ListAccounts, with its own role or through `org_read_role_arn`) and the
-security group, its rules and what it is attached to, in the member account through the
-hub (or, without one, straight into the spoke role) under a session policy that allows
-only the describe calls (`sgrevert.roles.RoleChain.read_session`)."""
+Before posting a change the detector reads its context: the account's name and OU chain
+(organizations:ListAccounts and ListParents, with its own role or through
+`org_read_role_arn`) and the security group, its rules and what it is attached to, in
+the member account through the hub (or, without one, straight into the spoke role) under
+a session policy that allows only the describe calls (`sgrevert.roles.RoleChain.read_session`)."""
 
 from __future__ import annotations
 
@@ -201,8 +201,8 @@ class Detector(Construct):
             return
         function.add_to_role_policy(
             iam.PolicyStatement(
-                sid="ListAccounts",
-                actions=["organizations:ListAccounts"],
+                sid="ReadOrganization",
+                actions=["organizations:ListAccounts", "organizations:ListParents"],
                 resources=["*"],
             )
         )
@@ -211,7 +211,8 @@ class Detector(Construct):
             "AwsSolutions-IAM5",
             "Resource::*",
             "organizations:ListAccounts (read-only: account ids and names) supports no "
-            "resource ARN",
+            "resource ARN; ListParents (read-only: an account's OU chain, for routes) walks "
+            "the whole tree up to the root",
         )
 
     def _spoke_anywhere(self, settings: Settings) -> str:

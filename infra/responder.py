@@ -51,6 +51,8 @@ class Responder(Construct):
             environment["HUB_ROLE_ARN"] = hub_role_arn
         if settings.approvers:
             environment["APPROVERS"] = ",".join(settings.approvers)
+        if settings.slack_team_id:
+            environment["SLACK_TEAM_ID"] = settings.slack_team_id
         if settings.policy:
             # The detector's policy: its temporary_approvals are the Allow for… durations.
             environment["POLICY"] = settings.policy

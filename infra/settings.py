@@ -134,8 +134,9 @@ KEYS: tuple[Key, ...] = (
         "org_read_role_arn",
         None,
         "a role in the management account or a delegated administrator allowed "
-        "organizations:ListAccounts, which the detector assumes to name accounts; unset: the "
-        "detector calls ListAccounts with its own role",
+        "organizations:ListAccounts and organizations:ListParents, which the detector assumes "
+        "to name accounts and read their OUs (routes); unset: the detector calls them with "
+        "its own role",
     ),
     Key(
         "hub_role_name",
@@ -162,13 +163,21 @@ KEYS: tuple[Key, ...] = (
         "the revoking role in every member account, optionally with a path",
     ),
     Key(
-        "approvers", (), "Slack user ids allowed to decide (list or comma-separated); empty: anyone"
+        "approvers",
+        (),
+        "Slack user ids (U…) and user group ids (S…) who decide the changes no policy route "
+        "takes (list or comma-separated); empty: anyone",
     ),
     Key("schedule_minutes", 10, "how often the detector runs"),
     Key(
         "lookback_minutes", runtime.DEFAULT_LOOKBACK_MINUTES, "how far each detector run looks back"
     ),
     Key("slack_api_url", runtime.DEFAULT_SLACK_API_URL, "Slack Web API base URL (GovSlack)"),
+    Key(
+        "slack_team_id",
+        None,
+        "the Slack workspace id (T…); set: clicks from any other workspace are refused",
+    ),
     Key("repository_name", "sgrevert", "the CodeCommit repository the pipeline builds from"),
     Key("branch", "main", "the branch the pipeline builds"),
     Key("table_name", store.DEFAULT_TABLE_NAME, "the DynamoDB table"),
@@ -216,9 +225,10 @@ KEYS: tuple[Key, ...] = (
     Key(
         "policy",
         None,
-        "the noise-control policy document (README: Noise control): ignore rules, "
+        "the policy document (README: Noise control, Review rules, Routes): ignore rules, "
         "min_risk_to_post, auto_revert_at_or_above, max_messages_per_run, risk, "
-        "owner_tag_keys, lower_risk_when_unattached",
+        "owner_tag_keys, lower_risk_when_unattached, temporary_approvals, remind, "
+        "deny_if_undecided_after, self_approval, approvals_required, routes, also_to",
     ),
     Key(
         "expiry_schedule_group",
@@ -252,6 +262,7 @@ class Settings:
     schedule_minutes: int
     lookback_minutes: int
     slack_api_url: str
+    slack_team_id: str | None
     repository_name: str
     branch: str
     table_name: str
@@ -347,6 +358,11 @@ class _Reader:
             "lookback_minutes": self._number("lookback_minutes", 1, 1440),
             "slack_api_url": self._text(
                 "slack_api_url", re.compile(r"^https://[^\s/]+"), "an https URL"
+            ),
+            "slack_team_id": self._text(
+                "slack_team_id",
+                runtime.SLACK_TEAM_PATTERN,
+                "a Slack workspace id such as T0123ABCD",
             ),
             "repository_name": self._text("repository_name", _REPOSITORY, "a repository name"),
             "branch": self._text("branch", _BRANCH, "a branch name"),
@@ -530,10 +546,12 @@ class _Reader:
             self._fail("approvers", f"{value!r} is malformed: it must be a list of user ids")
             return ()
         approvers = tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
-        bad = [a for a in approvers if not runtime.SLACK_USER_PATTERN.match(a)]
+        bad = [a for a in approvers if not runtime.APPROVER_PATTERN.match(a)]
         if bad:
             self._fail(
-                "approvers", f"{', '.join(bad)} malformed: Slack user ids look like U0123ABCD"
+                "approvers",
+                f"{', '.join(bad)} malformed: Slack user ids look like U0123ABCD, user group "
+                "ids like S0123ABCD",
             )
         return approvers
 

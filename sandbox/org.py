@@ -7,7 +7,7 @@ credentials, so it creates the organization and therefore is its management acco
 |------------|--------------------|------------------------------------------------------------|
 | management | 123456789012       | the organization, the org event data store (Lake), the     |
 |            |                    | Lake read role `sgrevert-lake-read` and the account-names  |
-|            |                    | role `sgrevert-org-read` (organizations:ListAccounts)      |
+|            |                    | role `sgrevert-org-read` (ListAccounts, ListParents)       |
 | security   | from create_account| the sgrevert stack: table, Slack secret, both functions,   |
 |            |                    | their execution roles and the hub role `sgrevert-hub`      |
 | member-a   | from create_account| spoke role, a VPC (eu-west-1) with security groups `web`   |
@@ -485,15 +485,15 @@ def build_organization(endpoint_url: str, event_data_store_arn: str | None = Non
     )
 
     # Management account: the read roles the detector assumes to query the org's Lake store
-    # and to name the accounts (ListAccounts answers only in the management account or a
-    # delegated administrator, in moto as in AWS).
+    # and to name the accounts and read their OUs (ListAccounts and ListParents answer only
+    # in the management account or a delegated administrator, in moto as in AWS).
     management_iam = _iam(endpoint_url, MANAGEMENT_ACCOUNT)
     _create_role(
         management_iam,
         ORG_READ_ROLE,
         _trust({"AWS": detect_role_arn}),
-        _policy(_allow(["organizations:ListAccounts"], "*")),
-        "account names for sgrevert's messages",
+        _policy(_allow(["organizations:ListAccounts", "organizations:ListParents"], "*")),
+        "account names and OUs for sgrevert's messages and routes",
     )
     _create_role(
         management_iam,

@@ -27,6 +27,7 @@ from sgrevert.detector import Detector
 from sgrevert.event_queue import QueuedEvents, is_sqs_batch
 from sgrevert.lake import LakeQuery
 from sgrevert.model import State
+from sgrevert.org_units import OrgUnits
 from sgrevert.people import SlackPeople
 from sgrevert.roles import RoleChain, session_policy
 from sgrevert.run_report import RunReport
@@ -50,7 +51,8 @@ LAKE_POLICY = session_policy(
     ],
     ["*"],
 )
-ACCOUNTS_POLICY = session_policy(["organizations:ListAccounts"], ["*"])
+# Account names, and OU chains for the routes that match on `ou`.
+ACCOUNTS_POLICY = session_policy(["organizations:ListAccounts", "organizations:ListParents"], ["*"])
 
 
 def _utcnow() -> datetime:
@@ -67,20 +69,34 @@ def settings() -> DetectSettings:
     return DetectSettings.from_env()
 
 
+def _organizations() -> Any:
+    """An Organizations client, through the organization read role when one is set."""
+    config = settings()
+    base = aws.session()
+    if config.org_read_role_arn:
+        base = aws.assumed_session(
+            config.org_read_role_arn, "sgrevert-accounts", base, policy=ACCOUNTS_POLICY
+        )
+    return aws.client("organizations", base)
+
+
 @cache
 def account_names() -> AccountNames:
     """Kept for the process: one ListAccounts an hour answers every run."""
-    config = settings()
+    return AccountNames(_organizations)
 
-    def organizations() -> Any:
-        base = aws.session()
-        if config.org_read_role_arn:
-            base = aws.assumed_session(
-                config.org_read_role_arn, "sgrevert-accounts", base, policy=ACCOUNTS_POLICY
-            )
-        return aws.client("organizations", base)
 
-    return AccountNames(organizations)
+@cache
+def org_units() -> OrgUnits:
+    """Kept for the process: each account's and OU's parent is read once an hour."""
+    return OrgUnits(_organizations)
+
+
+def _ou_chain(account: str) -> tuple[str, ...] | None:
+    chain, why = org_units().chain(account)
+    if chain is None:
+        logger.warning("OU chain not read", extra={"account": account, "reason": why})
+    return chain
 
 
 @cache
@@ -106,6 +122,7 @@ def reset(clock: Callable[[], datetime] | None = None) -> None:
     _clock = clock or _utcnow
     settings.cache_clear()
     account_names.cache_clear()
+    org_units.cache_clear()
     findings.cache_clear()
     people.cache_clear()
 
@@ -136,6 +153,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             owner_tag_keys=config.policy.owner_tag_keys,
         ),
         findings=findings(),
+        ou_chain=_ou_chain,
     )
     if is_sqs_batch(event):
         batch = QueuedEvents(event, context)

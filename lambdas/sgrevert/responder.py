@@ -215,6 +215,7 @@ class Responder:
             durations=durations,
             review=settings.policy.review,
             groups=UserGroups(lambda: _group_client(settings.slack, settings.slack.secret_arn)),
+            team_id=settings.team_id,
             findings=security_hub.from_settings(
                 settings.security_hub, settings.security_hub_at_or_above, base
             ),

@@ -31,6 +31,9 @@ STORE_PATTERN = re.compile(
 )
 ROLE_NAME_PATTERN = re.compile(r"^([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 SLACK_USER_PATTERN = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# An approver: a Slack user (U…, W…) or a user group (S…), whose members decide.
+APPROVER_PATTERN = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+SLACK_TEAM_PATTERN = re.compile(r"^[TE][A-Z0-9]{2,31}$")
 _FUNCTION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]{1,64}$")
 CHANNEL_PATTERN = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 SCHEDULE_GROUP_PATTERN = re.compile(r"^[0-9a-zA-Z._-]{1,64}$")  # EventBridge Scheduler's
@@ -260,8 +263,9 @@ class RespondSettings:
     slack: SlackSettings
     hub_role_arn: str | None
     spoke_role_name: str
-    approvers: frozenset[str]  # empty: anyone in the channel may decide
+    approvers: frozenset[str]  # the default route's users and groups; empty: anyone
     policy: Policy = field(default_factory=Policy)  # its temporary_approvals: Allow for…
+    team_id: str | None = None  # SLACK_TEAM_ID: the only workspace whose clicks count
     expiry_schedule_group: str = DEFAULT_EXPIRY_SCHEDULE_GROUP
     # The role EventBridge Scheduler invokes the responder with; None: no Allow for…
     scheduler_role_arn: str | None = None
@@ -275,10 +279,11 @@ class RespondSettings:
         approvers = frozenset(
             part.strip() for part in (env.raw("APPROVERS") or "").split(",") if part.strip()
         )
-        bad = sorted(a for a in approvers if not SLACK_USER_PATTERN.match(a))
+        bad = sorted(a for a in approvers if not APPROVER_PATTERN.match(a))
         if bad:
             raise ConfigError(
-                f"APPROVERS has {', '.join(bad)}: it must be comma-separated Slack user ids (U...)"
+                f"APPROVERS has {', '.join(bad)}: it must be comma-separated Slack user ids "
+                "(U...) and user group ids (S...)"
             )
         return cls(
             table_name=env.required("TABLE_NAME", "the DynamoDB table name"),
@@ -287,6 +292,12 @@ class RespondSettings:
             spoke_role_name=spoke_role_name(env),
             approvers=approvers,
             policy=parse_policy(env.raw("POLICY")),
+            team_id=env.matching(
+                "SLACK_TEAM_ID",
+                SLACK_TEAM_PATTERN,
+                "a Slack workspace id such as T0123ABCD (clicks from any other are refused)",
+                required=False,
+            ),
             expiry_schedule_group=expiry_schedule_group(env),
             scheduler_role_arn=env.matching(
                 "SCHEDULER_ROLE_ARN",

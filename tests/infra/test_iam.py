@@ -131,9 +131,12 @@ def test_without_hub_and_reader_roles(direct_template: dict[str, Any]) -> None:
     assert [s["Resource"] for s in statements_with(responder, "sts:AssumeRole")] == [SPOKE_ANYWHERE]
     # and so does the detector, to read a changed group; it assumes no other role
     assert [s["Resource"] for s in statements_with(detector, "sts:AssumeRole")] == [SPOKE_ANYWHERE]
-    # It lists the organization's accounts itself: ListAccounts has no resource ARN
+    # It lists the organization's accounts and their OUs itself: neither has a resource ARN
     (org,) = [s for s in detector if any(a.startswith("organizations:") for a in actions(s))]
-    assert (actions(org), org["Resource"]) == (["organizations:ListAccounts"], "*")
+    assert (actions(org), org["Resource"]) == (
+        ["organizations:ListAccounts", "organizations:ListParents"],
+        "*",
+    )
     # It queries the configured event data store itself
     (lake,) = [s for s in detector if set(actions(s)) & LAKE_ACTIONS]
     assert set(actions(lake)) == LAKE_ACTIONS
@@ -228,7 +231,10 @@ def test_an_external_hub_is_what_the_detector_reads_through(
 
     assert [s["Resource"] for s in statements_with(detector, "sts:AssumeRole")] == [HUB]
     (org,) = statements_with(detector, "organizations:ListAccounts")
-    assert (actions(org), org["Resource"]) == (["organizations:ListAccounts"], "*")
+    assert (actions(org), org["Resource"]) == (
+        ["organizations:ListAccounts", "organizations:ListParents"],
+        "*",
+    )
 
 
 def test_grants_of_the_responder(app_template: dict[str, Any]) -> None:
