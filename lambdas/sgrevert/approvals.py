@@ -45,12 +45,15 @@ def approve(
     *,
     duration: timedelta | None,
     rules: ReviewRules,
+    read: ChangeRecord | None = None,
 ) -> ChangeRecord:
     """`user` approves the change, for good (`duration` None) or for `duration`: APPROVED,
-    or one more approval counted toward the several it needs.
+    or one more approval counted toward the several it needs. `read`: the change as the
+    caller just read it (else it is read here); the writes are conditional, so a stale
+    read only ever loses a race.
 
     Raises UnknownChange, NotDecidable, AlreadyDecided, SelfApproval, AlreadyApproved."""
-    record = store.require(event_id)
+    record = read if read is not None and read.event_id == event_id else store.require(event_id)
     check_not_actor(record, user, rules)
     needed = record.approvals_needed or rules.approvals_for(record.risk)
     if needed <= 1 and not record.approvals:

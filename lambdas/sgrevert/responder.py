@@ -264,6 +264,7 @@ class Responder:
                 offered=self._durations,
                 scheduled=self._expiries is not None,
                 rules=self._review,
+                read=posted,
             )
             if click.event_id.startswith(BATCH_PREFIX):
                 decided = self._click_batch(click, write, function_arn, slack)
