@@ -13,9 +13,12 @@ Revert: act only on a change that is DENIED (a duplicate or late invocation find
 REVERTED and does nothing), undo it (`undo.undo`: plan, apply, outcome), record REVERTED
 or REVERT_FAILED, edit the message, post the thread.
 
-On time (`on_time`): an expiry's firing denies what is still approved until that deadline
-and reverts it as a Deny's revert does; a reminder's posts the reminder in the thread. A
-firing for a deadline no longer held (extended, kept, reverted, fired already) does nothing.
+On time (`on_time`): an approval for a while's expiry and reminder (`expiry_flow`), and an
+undecided change's reminders and fail-closed deny (`undecided_flow`). A firing for a
+step no longer due (decided, extended, kept, reverted, fired already) does nothing.
+
+Before any write a click is checked (`click_checks`): it must come from the change's
+workspace, channel and message, from one of its route's approvers.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sgrevert.errors import (
     SgrevertError,
     UnknownChange,
 )
+from sgrevert.expiry_flow import INVOKE_RESERVE_SECONDS, ExpirySteps
 from sgrevert.expiry_schedule import ScheduleFailed, SchedulerClient
 from sgrevert.interaction import (
     REFUSALS,
@@ -50,7 +54,7 @@ from sgrevert.interaction import (
     explain,
     parse_click,
 )
-from sgrevert.model import ChangeRecord, State, iso
+from sgrevert.model import ChangeRecord, State
 from sgrevert.replies import SlackReplies
 from sgrevert.revert import RevokeTally
 from sgrevert.reverter import SpokeReverter
@@ -61,6 +65,7 @@ from sgrevert.selfinvoke import (
     ArmJob,
     DenyUndecidedJob,
     ExpireJob,
+    FindingsJob,
     InvokeFailed,
     Job,
     NudgeJob,
@@ -76,7 +81,7 @@ from sgrevert.settings import RespondSettings, SlackSettings
 from sgrevert.slack import SlackCredentials, click_client, load_credentials, web_client
 from sgrevert.slack_request import HttpReply, HttpRequest, Unverified, verified_body
 from sgrevert.store import BATCH_PREFIX, ChangeStore, message_about
-from sgrevert.temporary import Expiries, NoTimeLeft, Plan
+from sgrevert.temporary import Expiries, NoTimeLeft
 from sgrevert.thread import post_history
 from sgrevert.undecided_flow import UndecidedSteps
 from sgrevert.undo import undo
@@ -98,7 +103,6 @@ INVOKE_CONFIG = Config(
 SCHEDULER_CLICK_CONFIG = Config(
     connect_timeout=0.3, read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 1}
 )
-INVOKE_RESERVE_SECONDS = 1.0
 CLICK_SLACK_TIMEOUT_SECONDS = 2
 REVERT_SLACK_TIMEOUT_SECONDS = 10
 
@@ -158,6 +162,20 @@ class Responder:
         self._team_id = team_id
         self._findings = findings
         self._groups = groups or UserGroups(_no_slack_client)
+        self._timed = ExpirySteps(
+            store=store,
+            expiries=expiries,
+            clock=clock,
+            replies=lambda: self._slack(self._credentials(), None),
+            reverter=reverter,
+            records=self._records,
+            members=self._members,
+            finish=lambda record, succeeded, outcome, slack: self._finish(
+                record, succeeded, outcome, slack, show=False
+            ),
+            present=self._present,
+            thread=lambda about, records, slack, now: self._thread(about, records, slack, now=now),
+        )
         self._undecided = UndecidedSteps(
             store=store,
             rules=self._review,
@@ -281,7 +299,8 @@ class Responder:
                 click, decided, now=now, function_arn=function_arn, slack=slack, answer=deadline
             )
             metrics.decided(click.action.value, decided)
-            self._findings.decided(decided, deadline)
+            if not self._findings.decided(decided, deadline):
+                self._hand_over(FindingsJob(click.event_id), function_arn)
         return HttpReply(200)
 
     def _posted(self, about: str) -> ChangeRecord:
@@ -345,9 +364,9 @@ class Responder:
         unscheduled: str | None = None
         try:
             if plan is not None:
-                self._set_expiry(about, plan, function_arn, answer)
+                self._timed.set(about, plan, function_arn, answer)
             elif click.action is Action.KEEP:
-                self._delete_expiry(about, answer)
+                self._timed.delete(about, answer)
         except NoTimeLeft as error:
             if self._hand_over(ScheduleJob(about), function_arn):
                 return  # that invocation edits the message and posts the thread after
@@ -355,7 +374,7 @@ class Responder:
         except ScheduleFailed as error:
             unscheduled = error.reason
         if unscheduled is not None and plan is not None:
-            self._unscheduled(about, plan, unscheduled, None)
+            self._timed.unscheduled(about, plan, unscheduled, None)
         records = decided if not about.startswith(BATCH_PREFIX) else self._records(about)
         denied = any(r.state is State.DENIED for r in decided)
         reserve = INVOKE_RESERVE_SECONDS
@@ -372,51 +391,11 @@ class Responder:
             self._tell(slack, TellJob(click.channel_id, click.user_id, text), function_arn)
         if click.action is Action.REVERT_NOW:
             try:
-                self._delete_expiry(about, answer)
+                self._timed.delete(about, answer)
             except NoTimeLeft:
                 self._hand_over(ScheduleJob(about, show=False), function_arn)
         if shown and not denied and not self._thread(about, records, slack, reserve=reserve):
             self._hand_over(ThreadJob(about), function_arn)
-
-    def _set_expiry(
-        self, about: str, plan: Plan, function_arn: str | None, answer: Deadline | None
-    ) -> None:
-        """Raises ScheduleFailed, or (on a click's `answer`) NoTimeLeft."""
-        if self._expiries is None:  # refused before the write; a ScheduleJob finds it so
-            raise ScheduleFailed("SCHEDULER_ROLE_ARN is not set")
-        self._expiries.set(about, plan, function_arn, answer, reserve=INVOKE_RESERVE_SECONDS)
-        logger.info(
-            "expiry scheduled",
-            extra={"about": about, "deadline": iso(plan.deadline), "remind": iso(plan.remind_at)},
-        )
-
-    def _unscheduled(self, about: str, plan: Plan, reason: str, slack: SlackReplies | None) -> None:
-        """The approval stands with its deadline, unscheduled: the detector's sweep reverts
-        it. Logged as an error (an alarm watches this message); told to who set it when
-        `slack` is given (a click tells its clicker itself)."""
-        log = {"about": about, "deadline": iso(plan.deadline), "reason": reason}
-        logger.error("expiry schedule failed", extra=log)
-        if slack is None or not plan.set_by:
-            return
-        records = self._records(about)
-        channel = records[0].slack_channel if records else None
-        if channel:
-            slack.tell(channel, plan.set_by, temporary.unscheduled_words(plan.deadline, reason))
-
-    def _delete_expiry(self, about: str, answer: Deadline | None) -> None:
-        """Best effort: a schedule left behind fires, finds the deadline no longer held and
-        does nothing (and deletes itself). On a click's `answer`, raises NoTimeLeft."""
-        if self._expiries is None:
-            return
-        try:
-            self._expiries.delete(about, answer, reserve=0.0)
-        except ScheduleFailed as error:
-            logger.warning(
-                "expiry schedule not deleted: it will fire and do nothing",
-                extra={"about": about, "error": str(error)},
-            )
-        else:
-            logger.info("expiry schedule deleted", extra={"about": about})
 
     def _tell(self, slack: SlackReplies, job: TellJob, function_arn: str | None) -> None:
         """Tell the clicker privately now, or hand it over if it does not fit."""
@@ -480,93 +459,34 @@ class Responder:
 
     def on_time(
         self,
-        job: ExpireJob | RemindJob | ThreadJob | ScheduleJob | ArmJob | NudgeJob | DenyUndecidedJob,
+        job: ExpireJob
+        | RemindJob
+        | ThreadJob
+        | ScheduleJob
+        | ArmJob
+        | NudgeJob
+        | DenyUndecidedJob
+        | FindingsJob,
         function_arn: str | None = None,
     ) -> dict[str, Any]:
         """A step due at a time (an expiry, a reminder, an undecided change's reminder or
         fail-closed deny), set up after a post (`ArmJob`), or handed over by a click (the
-        thread, the schedules); `function_arn`: this function, which schedules invoke."""
+        thread, the schedules, the Security Hub findings); `function_arn`: this function,
+        which schedules invoke."""
         if isinstance(job, ArmJob | NudgeJob | DenyUndecidedJob):
             return self._undecided.run(job, function_arn)
+        if isinstance(job, FindingsJob):
+            done = self._findings.decided(self._records(job.event_id))
+            return {"event_id": job.event_id, "findings": done}
         if isinstance(job, ExpireJob):
-            return self._expire(job)
+            return self._timed.expire(job)
         if isinstance(job, RemindJob):
-            return self._remind(job)
+            return self._timed.remind(job)
         if isinstance(job, ScheduleJob):
-            return self._schedule(job, function_arn)
+            return self._timed.schedule(job, function_arn)
         slack = self._slack(self._credentials(), None)
         posted = self._thread(job.event_id, self._records(job.event_id), slack)
         return {"event_id": job.event_id, "threaded": posted}
-
-    def _expire(self, job: ExpireJob) -> dict[str, Any]:
-        """Deny, as "expiry:<approver>", what is still approved until the deadline (each
-        member of a group), then revert it as a Deny's revert does."""
-        log: dict[str, Any] = {"about": job.event_id, "deadline": iso(job.deadline)}
-        now = self._clock()
-        expired = temporary.each(
-            self._members(job.event_id), lambda e: self._store.expire(e, job.deadline, now)
-        )
-        if not expired:
-            logger.info("firing for a deadline no longer held", extra=log)
-            return {"event_id": job.event_id, "expired": 0, "reverted": 0, "failed": 0}
-        logger.info("approval expired", extra={**log, "expired": len(expired)})
-        metrics.decided(metrics.Kind.EXPIRY, expired)
-        slack = self._slack(self._credentials(), None)
-        reverted = failed = 0
-        for record in expired:
-            done = undo(record, self._reverter(), self._store, record.decided_by or "")
-            # The message and the EXPIRED step say whose approval expired; this says what
-            # the revert did.
-            outcome = done.outcome
-            finished = self._finish(record, done.succeeded, outcome, slack, show=False)
-            if finished is not None:
-                reverted += finished.state is State.REVERTED
-                failed += finished.state is State.REVERT_FAILED
-            (logger.info if done.succeeded else logger.warning)(
-                "expiry revert finished",
-                extra={**log, "event_id": record.event_id, "outcome": outcome},
-            )
-        self._present(job.event_id, slack)
-        return {
-            "event_id": job.event_id,
-            "expired": len(expired),
-            "reverted": reverted,
-            "failed": failed,
-        }
-
-    def _remind(self, job: RemindJob) -> dict[str, Any]:
-        """Note the reminder once per deadline, then post it in the thread."""
-        log: dict[str, Any] = {"about": job.event_id, "deadline": iso(job.deadline)}
-        now = self._clock()
-        reminded = temporary.each(
-            self._members(job.event_id), lambda e: self._store.mark_reminded(e, job.deadline, now)
-        )
-        if not reminded:
-            logger.info("reminder for a deadline no longer held", extra=log)
-            return {"event_id": job.event_id, "reminded": 0}
-        slack = self._slack(self._credentials(), None)
-        posted = self._thread(job.event_id, self._records(job.event_id), slack, now=now)
-        logger.info("approver reminded", extra={**log, "posted": posted})
-        return {"event_id": job.event_id, "reminded": len(reminded), "posted": posted}
-
-    def _schedule(self, job: ScheduleJob, function_arn: str | None) -> dict[str, Any]:
-        """The schedules as the record now calls for them, then the message and its thread
-        (unless a revert under way shows them when it ends)."""
-        slack = self._slack(self._credentials(), None)
-        records = self._records(job.event_id)
-        plan = temporary.plan_now(records)
-        scheduled = False
-        if plan is None:
-            self._delete_expiry(job.event_id, None)
-        else:
-            try:
-                self._set_expiry(job.event_id, plan, function_arn, None)
-                scheduled = True
-            except ScheduleFailed as error:
-                self._unscheduled(job.event_id, plan, error.reason, slack)
-        if job.show:
-            self._present(job.event_id, slack)
-        return {"event_id": job.event_id, "scheduled": scheduled}
 
     # -- the revert --------------------------------------------------------------------------
 

@@ -65,8 +65,9 @@ class SecurityHubClient(Protocol):
 class Findings(Protocol):
     def posted(self, records: Iterable[ChangeRecord]) -> None: ...
 
-    def decided(self, records: Iterable[ChangeRecord], deadline: Deadline | None = None) -> None:
-        """`deadline`: a click's answer, which the calls must not delay."""
+    def decided(self, records: Iterable[ChangeRecord], deadline: Deadline | None = None) -> bool:
+        """`deadline`: a click's answer, which the calls must not delay. False when a call
+        on it did not fit or failed: hand the update to a path that retries."""
         ...
 
 
@@ -76,8 +77,8 @@ class NoFindings:
     def posted(self, records: Iterable[ChangeRecord]) -> None:
         return None
 
-    def decided(self, records: Iterable[ChangeRecord], deadline: Deadline | None = None) -> None:
-        return None
+    def decided(self, records: Iterable[ChangeRecord], deadline: Deadline | None = None) -> bool:
+        return True
 
 
 NO_FINDINGS = NoFindings()
@@ -105,20 +106,28 @@ class SecurityHubFindings:
         imported = self._import(chosen)
         decided = [r for r in chosen if r.event_id in imported and workflow(r) is not None]
         for update, members in _by_update(decided).items():
-            missing = self._update(update, members, None)
+            missing, _ = self._update(update, members, None)
             if missing:
                 self._failed(missing, "BatchUpdateFindings", NOT_FOUND, "imported, not found")
 
-    def decided(self, records: Iterable[ChangeRecord], deadline: Deadline | None = None) -> None:
-        """Set each decided change's finding workflow status and note."""
+    def decided(self, records: Iterable[ChangeRecord], deadline: Deadline | None = None) -> bool:
+        """Set each decided change's finding workflow status and note. On a click's
+        `deadline`, False when a call did not fit or failed (or a finding is missing)."""
         chosen = [r for r in records if eligible(r, self._at_or_above)]
+        done = True
         for update, members in _by_update(chosen).items():
-            missing = self._update(update, members, deadline)
+            missing, complete = self._update(update, members, deadline)
             if missing and deadline is None:
                 imported = self._import(missing)
-                missing = self._update(update, [r for r in missing if r.event_id in imported], None)
-            if missing:
+                unknown = [r for r in missing if r.event_id not in imported]
+                missing, again = self._update(
+                    update, [r for r in missing if r.event_id in imported], None
+                )
+                missing, complete = [*unknown, *missing], complete and again
+            if missing and deadline is None:
                 self._failed(missing, "BatchUpdateFindings", NOT_FOUND, "no such finding yet")
+            done = done and complete and not missing
+        return done
 
     # -- the calls -----------------------------------------------------------------------------
 
@@ -165,18 +174,22 @@ class SecurityHubFindings:
 
     def _update(
         self, update: WorkflowUpdate, records: Sequence[ChangeRecord], deadline: Deadline | None
-    ) -> list[ChangeRecord]:
-        """Update; the records whose finding Security Hub did not find."""
+    ) -> tuple[list[ChangeRecord], bool]:
+        """Update; the records whose finding Security Hub did not find, and whether every
+        call was made and answered."""
         missing: list[ChangeRecord] = []
+        complete = True
         for chunk in _chunks(records):
             if deadline is not None and not deadline.allows(CLICK_CALL_SECONDS):
                 reason = "no time left before the click's answer is due"
                 self._failed(chunk, "BatchUpdateFindings", "NoTimeLeft", reason)
+                complete = False
                 continue
             try:
                 hub = self._hub()
             except (ClientError, BotoCoreError) as error:
                 self._failed(chunk, "GetCallerIdentity", _code(error), str(error))
+                complete = False
                 continue
             by_id = {finding_id(r.event_id): r for r in chunk}
             try:
@@ -187,6 +200,7 @@ class SecurityHubFindings:
                 )
             except (ClientError, BotoCoreError) as error:
                 self._failed(chunk, "BatchUpdateFindings", _code(error), str(error))
+                complete = False
                 continue
             for item in response.get("UnprocessedFindings") or []:
                 record = by_id.get(str((item.get("FindingIdentifier") or {}).get("Id")))
@@ -200,7 +214,7 @@ class SecurityHubFindings:
             done = [str(i.get("Id")) for i in response.get("ProcessedFindings") or []]
             if done:
                 logger.info("findings updated", extra={"ids": done, "status": update.status})
-        return missing
+        return missing, complete
 
     @staticmethod
     def _failed(records: Sequence[ChangeRecord], call: str, code: str, reason: str) -> None:

@@ -45,6 +45,10 @@ fail-closed deny at its deadline:
     {"sgrevert": "nudge", "event_id": "<eventID or g:<batch id>>", "number": 1}
     {"sgrevert": "deny_undecided", "event_id": "<eventID or g:<batch id>>",
      "deadline": "<UTC ISO>"}
+
+A decision's Security Hub finding update that did not fit in the click's answer:
+
+    {"sgrevert": "findings", "event_id": "<eventID or g:<batch id>>"}
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ SCHEDULE = "schedule"
 ARM = "arm"
 NUDGE = "nudge"
 DENY_UNDECIDED = "deny_undecided"
+FINDINGS = "findings"
 MAX_NUDGES = 100  # far above what a policy may ask; a bigger number is not ours
 _ACCEPTED = 202  # what Invoke answers to an accepted asynchronous invocation
 
@@ -271,6 +276,23 @@ class NudgeJob:
         return cls(event_id=event_id, number=number)
 
 
+@dataclass(frozen=True)
+class FindingsJob:
+    """Bring the Security Hub findings of a change (or group) in step with its decision."""
+
+    event_id: str
+
+    def to_event(self) -> dict[str, str]:
+        return {MARKER: FINDINGS, "event_id": self.event_id}
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> FindingsJob:
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise BadRevertEvent("findings event without an event_id")
+        return cls(event_id=event_id)
+
+
 Job = (
     RevertJob
     | ShowJob
@@ -282,6 +304,7 @@ Job = (
     | ArmJob
     | NudgeJob
     | DenyUndecidedJob
+    | FindingsJob
 )
 _JOBS: dict[str, Any] = {
     REVERT: RevertJob,
@@ -294,6 +317,7 @@ _JOBS: dict[str, Any] = {
     ARM: ArmJob,
     NUDGE: NudgeJob,
     DENY_UNDECIDED: DenyUndecidedJob,
+    FINDINGS: FindingsJob,
 }
 
 

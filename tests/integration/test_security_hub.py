@@ -314,22 +314,26 @@ def test_a_refused_update_is_logged_and_counted_and_raises_nothing(
     assert getattr(logged, "ids", None) == [finding_id(event_id)]
 
 
-def test_a_click_with_no_time_left_skips_the_update_and_counts_it(
+def test_a_click_with_no_time_left_skips_the_update_for_the_handed_over_one(
     change_store: ChangeStore,
     hub: Any,
     findings: security_hub.Findings,
     errors: list[logging.LogRecord],
     counted: Any,
 ) -> None:
+    """On the click it is skipped, counted and said (False): the responder hands it to an
+    invocation without a deadline, which makes it."""
     event_id = posted_change(change_store)
     findings.posted([change_store.require(event_id)])
 
     approved = change_store.decide(event_id, State.APPROVED, "U0ALICE", NOW)
-    findings.decided([approved], Deadline.in_seconds(0.2))
+    assert findings.decided([approved], Deadline.in_seconds(0.2)) is False
 
     assert the_finding(hub, event_id)["Workflow"] == {"Status": "NEW"}
     assert counted() == 1
     assert [getattr(e, "code", None) for e in errors] == ["NoTimeLeft"]
+    assert findings.decided([approved]) is True
+    assert the_finding(hub, event_id)["Workflow"] == {"Status": "SUPPRESSED"}
 
 
 def test_on_a_click_a_missing_finding_is_not_imported(
@@ -339,12 +343,14 @@ def test_on_a_click_a_missing_finding_is_not_imported(
     errors: list[logging.LogRecord],
     counted: Any,
 ) -> None:
-    """Importing too would take two calls of the click's seconds: it is counted instead."""
+    """Importing too would take two calls of the click's seconds: it is left (False) for
+    the handed-over invocation, which imports it and sets its workflow."""
     event_id = posted_change(change_store)
     approved: ChangeRecord = change_store.decide(event_id, State.APPROVED, "U0ALICE", NOW)
 
-    findings.decided([approved], Deadline.in_seconds(2.5))
+    assert findings.decided([approved], Deadline.in_seconds(2.5)) is False
 
     assert all_findings(hub) == []
-    assert counted() == 1
-    assert [getattr(e, "code", None) for e in errors] == ["FindingNotFound"]
+    assert counted() == 0 and errors == []
+    assert findings.decided([approved]) is True
+    assert the_finding(hub, event_id)["Workflow"] == {"Status": "SUPPRESSED"}

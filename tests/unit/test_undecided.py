@@ -24,6 +24,7 @@ from sgrevert.selfinvoke import (
     ArmJob,
     BadRevertEvent,
     DenyUndecidedJob,
+    FindingsJob,
     NudgeJob,
     is_own_event,
     job_from_event,
@@ -134,6 +135,7 @@ def test_the_undecided_jobs_round_trip_as_events() -> None:
         ArmJob("g:b1"),
         NudgeJob("ev-1", 2),
         DenyUndecidedJob("ev-1", POSTED + 30 * MIN),
+        FindingsJob("g:b1"),
     ):
         event = job.to_event()
         assert is_own_event(event)
@@ -148,6 +150,7 @@ def test_the_undecided_jobs_round_trip_as_events() -> None:
         ({"sgrevert": "nudge", "event_id": "ev-1", "number": 0}, "out of range"),
         ({"sgrevert": "nudge", "number": 1}, "without an event_id"),
         ({"sgrevert": "arm"}, "without an event_id"),
+        ({"sgrevert": "findings"}, "without an event_id"),
         ({"sgrevert": "deny_undecided", "event_id": "ev-1"}, "without a deadline"),
     ],
 )
