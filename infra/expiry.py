@@ -37,6 +37,8 @@ SCHEDULE_ACTIONS = [
 # The message the responder logs (Powertools JSON, `message`) when a schedule cannot be
 # created, updated or deleted.
 SCHEDULE_FAILED = "expiry schedule failed"
+# And when an undecided change's reminder or fail-closed deny cannot be scheduled.
+UNDECIDED_SCHEDULE_FAILED = "undecided schedule not set"
 # The detector's sweep logs this when it expires an approval late (and counts it as the
 # LateExpiries metric, which the late-expiry alarm watches).
 LATE_EXPIRY = "late expiry"
@@ -119,7 +121,10 @@ class Expiry(Construct):
             self,
             "ScheduleFailures",
             log_group=log_group,
-            filter_pattern=logs.FilterPattern.string_value("$.message", "=", SCHEDULE_FAILED),
+            filter_pattern=logs.FilterPattern.any(
+                logs.FilterPattern.string_value("$.message", "=", SCHEDULE_FAILED),
+                logs.FilterPattern.string_value("$.message", "=", UNDECIDED_SCHEDULE_FAILED),
+            ),
             metric_namespace=namespace,
             metric_name=METRIC_NAME,
             metric_value="1",
@@ -131,10 +136,11 @@ class Expiry(Construct):
             self,
             "ScheduleFailuresAlarm",
             alarm_description=(
-                "An expiry schedule could not be created, updated or deleted: search the "
-                f"responder's logs for '{SCHEDULE_FAILED}' and read its reason (check the "
-                "schedule group, the scheduler role and the responder's grants). The approval "
-                "stands with its deadline; the detector's sweep expires it late"
+                "An expiry schedule could not be created, updated or deleted, or an undecided "
+                f"change's reminder or fail-closed deny scheduled: search the responder's logs "
+                f"for '{SCHEDULE_FAILED}' or '{UNDECIDED_SCHEDULE_FAILED}' and read its reason "
+                "(check the schedule group, the scheduler role and the responder's grants). "
+                "The approval or the change stands; the detector's sweep does the step late"
             ),
             threshold=1,
             evaluation_periods=1,

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from infra.expiry import LATE_EXPIRY, SCHEDULE_ACTIONS, SCHEDULE_FAILED
+from infra.expiry import (
+    LATE_EXPIRY,
+    SCHEDULE_ACTIONS,
+    SCHEDULE_FAILED,
+    UNDECIDED_SCHEDULE_FAILED,
+)
 from sgrevert.settings import RespondSettings
 from tests.infra.conftest import (
     actions,
@@ -163,14 +168,17 @@ def test_the_responder_reads_the_scheduler_role_and_the_detectors_policy(
 def test_the_responders_logs_feed_one_alarm_on_failed_schedules(
     app_template: dict[str, Any],
 ) -> None:
-    """Then a metric filter on the responder's log group counts its failed schedules, and
-    one alarm fires on the first (late expiries are the detector's LateExpiries metric)."""
+    """Then a metric filter on the responder's log group counts its failed schedules (an
+    approval's expiry, an undecided change's reminder or deny), and one alarm fires on the
+    first (late expiries are the detector's LateExpiries metric)."""
     [metric_filter] = resources(app_template, "AWS::Logs::MetricFilter").values()
     responder_logs = function(app_template, "revertsg-2")[1]["Properties"]["LoggingConfig"]
 
     props = metric_filter["Properties"]
     assert props["LogGroupName"] == responder_logs["LogGroup"]
-    assert props["FilterPattern"] == f'{{ $.message = "{SCHEDULE_FAILED}" }}'
+    assert props["FilterPattern"] == (
+        f'{{ ($.message = "{SCHEDULE_FAILED}") || ($.message = "{UNDECIDED_SCHEDULE_FAILED}") }}'
+    )
     [transformation] = props["MetricTransformations"]
     assert transformation["MetricValue"] == "1"
     _, alarm = only(under(app_template, "Expiry/ScheduleFailuresAlarm"), "AWS::CloudWatch::Alarm")
@@ -182,4 +190,5 @@ def test_the_responders_logs_feed_one_alarm_on_failed_schedules(
     assert (watched["Statistic"], watched["Threshold"]) == ("Sum", 1)
     assert watched["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert SCHEDULE_FAILED in watched["AlarmDescription"]
+    assert UNDECIDED_SCHEDULE_FAILED in watched["AlarmDescription"]
     assert LATE_EXPIRY not in watched["AlarmDescription"]
