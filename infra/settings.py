@@ -25,6 +25,7 @@ from sgrevert import policy as runtime_policy
 from sgrevert import settings as runtime
 from sgrevert import store
 from sgrevert.errors import ConfigError
+from sgrevert.review_rules import too_few_approvers
 from sgrevert.risk import Risk
 from sgrevert.settings import Detection
 
@@ -405,6 +406,12 @@ class _Reader:
             and values["detector_function_name"] == values["responder_function_name"]
         ):
             self._fail("responder_function_name", "must differ from detector_function_name")
+        if values["policy"]:
+            # The default route's approvers must be able to give what approvals_required asks.
+            review = runtime_policy.parse_policy(values["policy"]).review
+            problem = too_few_approvers(review, values["approvers"])
+            if problem:
+                self._fail("approvers", problem)
         if self._errors:
             raise SettingsError(
                 "invalid cdk.json context (set it in cdk.json or pass -c key=value):\n  "

@@ -74,7 +74,7 @@ from sgrevert.decidable import decidable
 from sgrevert.durations import DEFAULT_TEMPORARY_APPROVALS, duration_words, parse_duration
 from sgrevert.errors import ConfigError
 from sgrevert.model import WATCHED_EVENTS, Change, Rule
-from sgrevert.review_rules import ReviewRules, read_review
+from sgrevert.review_rules import ReviewRules, read_review, too_few_approvers
 from sgrevert.risk import (
     DEFAULT_CRITICAL_PORTS,
     DEFAULT_WIDE_IPV4_PREFIX,
@@ -243,6 +243,9 @@ class _Reader:
         min_risk = self._risk(document, "min_risk_to_post") or defaults.min_risk_to_post
         auto = self._risk(document, "auto_revert_at_or_above")
         owner_tag_keys = self._tag_keys(document, "owner_tag_keys", defaults.owner_tag_keys)
+        review = read_review(
+            document, self.errors, min_risk_to_post=min_risk, auto_revert_at_or_above=auto
+        )
         return Policy(
             ignore=self._ignore_rules(document.get("ignore", [])),
             min_risk_to_post=min_risk,
@@ -261,11 +264,21 @@ class _Reader:
             temporary_approvals=self._durations(
                 document, "temporary_approvals", defaults.temporary_approvals
             ),
-            review=read_review(
-                document, self.errors, min_risk_to_post=min_risk, auto_revert_at_or_above=auto
-            ),
-            routing=read_routing(document, self.errors, owner_tag_keys=owner_tag_keys),
+            review=review,
+            routing=self._routing(document, owner_tag_keys, review),
         )
+
+    def _routing(
+        self, document: Mapping[str, Any], owner_tag_keys: tuple[str, ...], review: ReviewRules
+    ) -> Routing:
+        """The routes, each with enough approvers for the approvals its changes need."""
+        routing = read_routing(document, self.errors, owner_tag_keys=owner_tag_keys)
+        for index, route in enumerate(routing.routes):
+            lowest = route.match.risk_at_or_above
+            problem = too_few_approvers(review, route.approvers, lowest)
+            if problem:
+                self.errors.append(f"routes[{index}] ({route.name}).approvers {problem}")
+        return routing
 
     def _flag(self, document: Mapping[str, Any], key: str, default: bool) -> bool:
         value = document.get(key, default)

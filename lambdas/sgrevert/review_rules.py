@@ -35,7 +35,7 @@ or above `auto_revert_at_or_above` in any of them (reverted at once).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -279,3 +279,27 @@ class _ReviewReader:
             )
             return None
         return value
+
+
+def too_few_approvers(
+    rules: ReviewRules, approvers: Sequence[str], lowest: Risk | None = None
+) -> str | None:
+    """Why `approvers` (users U…/W… and user groups S…) could never give the approvals a
+    level at or above `lowest` requires, or None. Only users can be counted: with a user
+    group among them, or none listed (anyone decides), it cannot be told."""
+    if not approvers or any(a.startswith("S") for a in approvers):
+        return None
+    needed = [
+        (count, level)
+        for level, count in rules.approvals_required.items()
+        if lowest is None or level >= lowest
+    ]
+    if not needed:
+        return None
+    count, level = max(needed)
+    if len(set(approvers)) >= count:
+        return None
+    return (
+        f"lists {len(set(approvers))} user(s) and no user group, but approvals_required asks "
+        f"{count} distinct approvers for {level.label} changes: they could never be approved"
+    )

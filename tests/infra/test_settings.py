@@ -304,3 +304,22 @@ def test_organization_lists_and_call_as_from_the_command_line() -> None:
     assert result.target_ous == ("ou-ab12-cdef3456", "r-abcd")
     assert result.target_regions == ("eu-west-1", "us-east-1")
     assert result.stack_set_call_as == "SELF"
+
+
+def test_default_approvers_too_few_for_approvals_required_are_refused() -> None:
+    """Given approvals_required of 2 for critical changes and one default approver, then
+    synth names the problem: no critical change of the default route could be approved."""
+    policy = json.dumps({"approvals_required": {"critical": 2}})
+    with pytest.raises(SettingsError, match=r"approvers: lists 1 user\(s\) and no user group"):
+        settings(policy=policy, approvers=["U0ALICE"])
+    # Two users, a user group (whose size is not known), or nobody listed (anyone) pass.
+    assert settings(policy=policy, approvers=["U0ALICE", "U0BOB"]).approvers
+    assert settings(policy=policy, approvers=["S0SECURITY"]).approvers == ("S0SECURITY",)
+    assert settings(policy=policy).approvers == ()
+
+
+def test_user_groups_and_the_workspace_id_are_read() -> None:
+    result = settings(approvers="U0ALICE, S0SECURITY", slack_team_id="T0ACME")
+    assert (result.approvers, result.slack_team_id) == (("U0ALICE", "S0SECURITY"), "T0ACME")
+    with pytest.raises(SettingsError, match="slack_team_id: 'acme' is malformed"):
+        settings(slack_team_id="acme")

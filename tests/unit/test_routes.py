@@ -515,3 +515,30 @@ def test_no_owner_tag_keys_means_no_tag_can_be_routed_on() -> None:
         "routes[0].match.tag.Owner: only the owner_tag_keys (none) are read from the group; "
         "add 'Owner' to owner_tag_keys to route on it"
     ]
+
+
+def test_a_route_with_too_few_approvers_for_approvals_required_is_refused() -> None:
+    """Given critical changes needing two approvers, then a route that can receive them
+    and lists a single user is refused; one that only takes high changes, or names a user
+    group, is not."""
+    document = {
+        "approvals_required": {"critical": 2},
+        "routes": [
+            {
+                "name": "solo",
+                "match": {"region": "eu-west-1"},
+                "channel": "C0SOLO",
+                "approvers": ["U0ALICE"],
+            },
+            {
+                "name": "team",
+                "match": {"region": "us-east-1"},
+                "channel": "C0TEAM",
+                "approvers": ["S0TEAM"],
+            },
+        ],
+    }
+    with pytest.raises(ConfigError) as refused:
+        parse_policy(json.dumps(document))
+    assert "routes[0] (solo).approvers lists 1 user(s) and no user group" in str(refused.value)
+    assert "routes[1]" not in str(refused.value)
