@@ -73,6 +73,7 @@ from sgrevert.errors import (
     UnknownChange,
 )
 from sgrevert.expiry_schedule import ExpirySchedules, ScheduleFailed
+from sgrevert.history_text import approvals_words, deadline_words
 from sgrevert.lake import LakeQuery
 from sgrevert.model import (
     MODIFY_RULES_EVENT,
@@ -658,6 +659,13 @@ def show_dict(record: ChangeRecord) -> dict[str, Any]:
         "reminded_for": iso(record.reminded_for) if record.reminded_for else None,
         "history": [step.to_dict() for step in record.history],
         "history_posted": record.history_posted,
+        "deny_at": iso(record.deny_at) if record.deny_at else None,
+        "nudges": record.nudges,
+        "approvals": [a.to_dict() for a in record.approvals],
+        "approvals_needed": record.approvals_needed,
+        "route": record.route,
+        "route_approvers": list(record.route_approvers) if record.route_approvers else None,
+        "copies": [c.to_dict() for c in record.copies],
     }
 
 
@@ -682,6 +690,8 @@ def show_text(record: ChangeRecord, now: datetime, style: Style) -> str:
         exposure = exposure_word(context)  # the `changes` table's cell, said
         summary += [f"exposure {exposure}"] if exposure != "-" else []
         summary += context_lines(change, context, PLAIN) + gap_lines(change, context, PLAIN)
+    pending = record.state is State.PENDING
+    approvals = approvals_words(record, PLAIN) if pending else None
     pairs: list[tuple[str, list[str]]] = [
         ("event", [f"{change.event_name} at {iso(change.event_time)}"]),
         ("account", [account_label(change, context, PLAIN)]),
@@ -694,6 +704,10 @@ def show_text(record: ChangeRecord, now: datetime, style: Style) -> str:
         ("state", [style.state(record.state.value)]),
         ("decided", [decision] if decision else []),
         ("expiry", [_expiry_line(record, now)] if record.state is State.APPROVED else []),
+        ("deadline", [deadline_words(record.deny_at, PLAIN)] if pending and record.deny_at else []),
+        ("approvals", [approvals] if approvals else []),
+        ("route", [_route_line(record)] if record.route else []),
+        ("copies", [f"{c.channel} {c.ts}" for c in record.copies]),
         ("outcome", [record.outcome] if record.outcome else []),
         ("note", [record.note] if record.note else []),
         ("message", [posted or "not posted"]),
@@ -738,9 +752,15 @@ def _expiry_line(record: ChangeRecord, now: datetime) -> str:
     return expiry_text(record.approved_until, now)
 
 
+def _route_line(record: ChangeRecord) -> str:
+    approvers = ", ".join(record.route_approvers or ()) or "anyone"
+    return f"{record.route} (decided by {approvers})"
+
+
 def _history_row(step: Transition) -> list[Cell]:
     detail = [f"until {utc_minute(step.until)}"] if step.until else []
     detail += [step.why] if step.why else []
+    detail += [f"to {', '.join(step.to)}"] if step.to else []
     return [iso(step.at), step.step.value, step.by or "-", "; ".join(detail)]
 
 

@@ -360,6 +360,48 @@ def test_given_a_temporary_approval_when_shown_then_its_change_expiry_and_histor
     assert shown["context"]["account_name"] == "prod-payments"
 
 
+def test_given_an_undecided_routed_change_when_shown_then_its_deadline_approvals_and_route_are_told(
+    change_store: ChangeStore,
+    table_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Given a critical change posted by the payments route with a fail-closed deadline,
+    reminded once and approved by one of the two approvers it needs, when shown, then the
+    text and --json tell the deadline, the approval so far, the route and whom the
+    reminder mentioned."""
+    monkeypatch.setenv("TABLE_NAME", table_name)
+    group = Group.create()
+    change = group.change(group.authorize(Direction.INGRESS, 22, "0.0.0.0/0"))
+    change_store.record_new(change, NOW, risk="critical")
+    deadline = NOW + timedelta(minutes=30)
+    change_store.mark_posted(
+        change.event_id,
+        CHANNEL,
+        "1700000000.000100",
+        NOW,
+        deny_at=deadline,
+        route="payments",
+        route_approvers=("S0PAYLEADS",),
+    )
+    change_store.mark_nudged(change.event_id, 1, 3, ("S0ONCALL",), NOW)
+    change_store.add_approval(change.event_id, "U0ALICE", NOW, duration=None, needed=2, was=())
+
+    assert main(["show", change.event_id]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    assert f"Reverts at {utc_minute(deadline)} unless approved" in out
+    assert "1 of 2" in out and "U0ALICE" in out
+    assert "payments (decided by S0PAYLEADS)" in out
+    assert "reminder 1 of 3; to S0ONCALL" in out
+
+    assert main(["show", change.event_id, "--json"]) == EXIT_OK
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["deny_at"], shown["nudges"], shown["approvals_needed"]) == (iso(deadline), 1, 2)
+    assert [a["user"] for a in shown["approvals"]] == ["U0ALICE"]
+    assert (shown["route"], shown["route_approvers"]) == ("payments", ["S0PAYLEADS"])
+
+
 def test_given_an_unknown_event_when_shown_then_it_says_so_and_fails(
     table_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
