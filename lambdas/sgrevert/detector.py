@@ -221,6 +221,11 @@ class Detector:
         # Routes match on the group's tags, which the context holds: read it for as many
         # messages as the channels can take this run.
         read = cap * (1 + len(routing.channels))
+        if routing.tag_keys and len(units) > read:
+            # Routed without their tags they could go to the wrong channel: the next run
+            # reads them (a change whose tags could not be read falls to a later route).
+            report.left_unposted += changes_in(units[read:])
+            units = units[:read]
         units = [*self._with_context(units[:read]), *units[read:]]
         postings = route_units(units, routing, default_route(self._poster.channel), self._ou_chain)
         sent: dict[str, int] = {}
