@@ -34,13 +34,13 @@ or above `auto_revert_at_or_above` in any of them (reverted at once).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sgrevert.risk import Risk
+from sgrevert.slack_ids import read_ids
 
 REMIND_KEYS = frozenset({"at_or_above", "after_minutes", "every_minutes", "times", "escalate_to"})
 MAX_MINUTES = 7 * 24 * 60  # a week: longer, nobody is waiting on the change any more
@@ -48,8 +48,6 @@ MIN_DENY_MINUTES = 5  # sooner, a change could be reverted before anyone read it
 MAX_REMINDERS = 10
 MAX_ESCALATE_TO = 20  # mentions in one reply
 MAX_APPROVALS = 5
-_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,31}")
-_SLACK_USER_GROUP = re.compile(r"S[A-Z0-9]{2,31}")
 _LEVELS = ", ".join(r.label for r in Risk)
 _WEEK = f"{MAX_MINUTES} (7 days)"
 
@@ -251,20 +249,7 @@ class _ReviewReader:
             return ()
         if len(value) > MAX_ESCALATE_TO:
             self.errors.append(f"{path} lists {len(value)} ids: at most {MAX_ESCALATE_TO}")
-        ids: list[str] = []
-        for index, item in enumerate(value):
-            if not isinstance(item, str) or not (
-                _SLACK_USER.fullmatch(item) or _SLACK_USER_GROUP.fullmatch(item)
-            ):
-                self.errors.append(
-                    f"{path}[{index}] {item!r} is not a Slack user id (U…, W…) or user group "
-                    "id (S…): use the id, not a name or handle"
-                )
-            elif item in ids:
-                self.errors.append(f"{path}[{index}] {item!r} is listed twice")
-            else:
-                ids.append(item)
-        return tuple(ids)
+        return read_ids(value, path, self.errors)
 
     def _minutes(self, value: Any, path: str, low: int) -> timedelta | None:
         minutes = self._whole(value, path, low, MAX_MINUTES, "of minutes ")

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sgrevert.risk import Risk
+from sgrevert.slack_ids import read_ids
 
 MAX_ROUTES = 50
 MAX_ALSO_TO = 20
@@ -53,8 +54,6 @@ _ACCOUNT = re.compile(r"\d{12}")
 _OU = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,31}")
-_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,31}")
-_SLACK_USER_GROUP = re.compile(r"S[A-Z0-9]{2,31}")
 _LEVELS = ", ".join(r.label for r in Risk)
 _APPROVERS = "Slack user ids (U…, W…) and user group ids (S…)"
 
@@ -309,20 +308,7 @@ class _RoutingReader:
             self.errors.append(
                 f"{key} is empty: nobody could decide its changes; name the {_APPROVERS} who may"
             )
-        ids: list[str] = []
-        for index, item in enumerate(value):
-            if not isinstance(item, str) or not (
-                _SLACK_USER.fullmatch(item) or _SLACK_USER_GROUP.fullmatch(item)
-            ):
-                self.errors.append(
-                    f"{key}[{index}] {item!r} is not a Slack user id (U…, W…) or user group "
-                    "id (S…): use the id, not a name or handle"
-                )
-            elif item in ids:
-                self.errors.append(f"{key}[{index}] {item!r} is listed twice")
-            else:
-                ids.append(item)
-        return tuple(ids)
+        return read_ids(value, key, self.errors)
 
     def _match(self, entry: Mapping[str, Any], path: str, why_not_empty: str) -> Match | None:
         key = f"{path}.match"
