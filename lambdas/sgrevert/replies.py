@@ -29,6 +29,7 @@ from sgrevert.model import ChangeRecord
 logger = Logger(service="sgrevert-respond", child=True)
 
 MIN_CALL_SECONDS = 0.25  # a Slack call given less than this would only time out
+EDIT_TRIES = 2  # an edit off the click's answer: once more after a 5xx or a lost connection
 
 
 class SlackReplies:
@@ -69,17 +70,25 @@ class SlackReplies:
     ) -> bool:
         """Replace a message's content (`about` names the change or batch, for the log).
         `reserve`: seconds of the deadline the caller still needs after this call."""
-        if not self._fits("chat.update", about, reserve):
-            return False
-        try:
-            self._client.chat_update(
-                channel=channel, ts=ts, text=message.text, blocks=message.blocks
-            )
-        except (SlackApiError, SlackClientError, URLError, OSError) as error:
-            logger.warning("chat.update failed", extra={"about": about, "error": str(error)})
-            metrics.slack_error()
-            return False
-        return True
+        # Off a click's answer a failed edit is tried once more: an edit replaces the whole
+        # content, so a second try never does harm, and the message is the audit's face.
+        tries = 1 if self._deadline is not None else EDIT_TRIES
+        for attempt in range(1, tries + 1):
+            if not self._fits("chat.update", about, reserve):
+                return False
+            try:
+                self._client.chat_update(
+                    channel=channel, ts=ts, text=message.text, blocks=message.blocks
+                )
+            except (SlackApiError, SlackClientError, URLError, OSError) as error:
+                log = {"about": about, "error": str(error), "attempt": attempt}
+                logger.warning("chat.update failed", extra=log)
+                metrics.slack_error()
+                if not _worth_retrying(error):
+                    return False
+                continue
+            return True
+        return False
 
     def tell(self, channel: str, user: str, text: str) -> bool:
         """An ephemeral message only `user` sees, in `channel`."""
@@ -138,3 +147,10 @@ class SlackReplies:
         # urllib takes fractions of a second, whatever the annotation says
         self._client.timeout = min(self._max_timeout, left)  # type: ignore[assignment]
         return True
+
+
+def _worth_retrying(error: Exception) -> bool:
+    """A 5xx or a lost connection may pass; Slack refusing the edit (`ok: false`) will not."""
+    if isinstance(error, SlackApiError):
+        return int(error.response.status_code) >= 500
+    return isinstance(error, URLError | OSError)
