@@ -18,7 +18,6 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import BotoCoreError, ClientError
 
 from sgrevert import aws, metrics, security_hub
 from sgrevert.account_names import AccountNames
@@ -26,7 +25,6 @@ from sgrevert.context_read import ContextReader
 from sgrevert.detector import Detector
 from sgrevert.event_queue import QueuedEvents, is_sqs_batch
 from sgrevert.lake import LakeQuery
-from sgrevert.model import State
 from sgrevert.org_units import OrgUnits
 from sgrevert.people import SlackPeople
 from sgrevert.roles import RoleChain, session_policy
@@ -167,16 +165,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with metrics.detecting(metrics.Path.LAKE):
             report = _poll_lake(detector, config.lake, base)
     metrics.run_done(report)
-    _count_undecided(store)
     return report.as_dict()
-
-
-def _count_undecided(store: ChangeStore) -> None:
-    """The undecided backlog, once a scheduled run: best effort, the run's work is done."""
-    try:
-        metrics.undecided(store.by_state(State.PENDING), _clock())
-    except (ClientError, BotoCoreError) as error:
-        logger.warning("undecided changes not counted", extra={"error": str(error)})
 
 
 def _job_starter(function_arn: str | None, base: boto3.Session) -> Any:

@@ -385,15 +385,26 @@ class Detector:
                 self._messages.show(first.slack_channel, first.slack_ts, message)
 
     def sweep_temporary(self, report: RunReport) -> None:
-        """The backstop of the expiry schedules (see `expiry_sweep`)."""
+        """The undecided backlog's metrics, then the backstop of the expiry schedules and of
+        the undecided changes' steps (see `expiry_sweep`): one read of the PENDING changes
+        serves the backlog and the sweep."""
+        now = self._clock()
+        try:
+            pending: list[ChangeRecord] | None = list(self._store.by_state(State.PENDING))
+        except (ClientError, BotoCoreError) as error:
+            logger.warning("undecided changes not read", extra={"error": str(error)})
+            pending = None
+        if pending is not None:
+            metrics.undecided(pending, now)
         if self._time_left() < POST_RESERVE_SECONDS:
             return
-        counts = sweep(self._store.temporary_approvals(), self._clock(), self._start_revert)
+        counts = sweep(self._store.temporary_approvals(), now, self._start_revert)
         report.late_expiries += counts.late_expiries
         report.reminders_sent += counts.reminders_sent
-        report.undecided_overdue += sweep_undecided(
-            self._store, self._policy.review, self._clock(), self._start_revert
-        )
+        if pending is not None:
+            report.undecided_overdue += sweep_undecided(
+                pending, self._policy.review, now, self._start_revert
+            )
 
 
 def _event_json(row: Mapping[str, str]) -> Mapping[str, Any]:

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from sgrevert.durations import remind_at
-from sgrevert.model import ChangeRecord, State, Step, iso
+from sgrevert.model import ChangeRecord, Step, iso
 from sgrevert.review_rules import ReviewRules
 from sgrevert.selfinvoke import DenyUndecidedJob, ExpireJob, InvokeFailed, Job, RemindJob
-from sgrevert.store import ChangeStore, message_about
+from sgrevert.store import message_about
 from sgrevert.undecided import overdue, tracked_since
 
 logger = Logger(service="sgrevert-detect", child=True)
@@ -105,15 +105,18 @@ def _allowed_at(record: ChangeRecord, deadline: datetime) -> datetime:
 
 
 def sweep_undecided(
-    store: ChangeStore, rules: ReviewRules, now: datetime, start: Callable[[Job], None] | None
+    pending: Iterable[ChangeRecord],
+    rules: ReviewRules,
+    now: datetime,
+    start: Callable[[Job], None] | None,
 ) -> int:
-    """Hand the overdue reminders and fail-closed denies of undecided posted changes to the
-    responder; how many were handed over. Reads only the PENDING changes recent enough to
-    owe one (nothing when the policy asks for neither)."""
+    """Hand the overdue reminders and fail-closed denies of the undecided posted changes
+    among `pending` (the PENDING records) to the responder; how many were handed over.
+    Only those recent enough to owe one count (none when the policy asks for neither)."""
     since = tracked_since(rules, now)
     if since is None:
         return 0
-    pending = [r for r in store.by_state(State.PENDING, since) if r.posted]
+    pending = [r for r in pending if r.posted and r.change.event_time >= since]
     jobs = overdue(pending, rules, now)
     if jobs and start is None:
         logger.error(
