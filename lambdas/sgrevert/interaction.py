@@ -249,12 +249,6 @@ def _deadline(text: str) -> datetime:
     return datetime.fromtimestamp(int(_matching(text, _DEADLINE, "deadline")), UTC)
 
 
-def check_approver(user_id: str, approvers: Collection[str]) -> None:
-    """Anyone may decide when no approvers are configured; otherwise only they may."""
-    if approvers and user_id not in approvers:
-        raise NotAllowed(user_id, approvers)
-
-
 def explain(refusal: SgrevertError, deadline: datetime | None = None) -> str:
     """The private reply for a click that changed nothing. The one place refusals are worded.
     `deadline`: the one the click showed (`Click.deadline`), named when it is no longer so."""

@@ -272,7 +272,9 @@ class Responder:
         slack = self._slack(credentials, deadline)
         now = self._clock()
         try:
-            posted = self._posted(click.event_id)
+            # A group's members share their message and route: the first stands for all.
+            members = self._members(click.event_id)
+            posted = self._store.require(members[0] if members else click.event_id)
             check_place(click, posted, self._team_id)
             check_decider(click.user_id, approvers_of(posted, self._approvers), self._groups)
             write = temporary.write_for(
@@ -285,7 +287,7 @@ class Responder:
                 read=posted,
             )
             if click.event_id.startswith(BATCH_PREFIX):
-                decided = self._click_batch(click, write, function_arn, slack)
+                decided = self._click_batch(click, members, write, function_arn, slack)
             else:
                 decided = [write(click.event_id)]
         except REFUSALS as refusal:
@@ -303,22 +305,17 @@ class Responder:
                 self._hand_over(FindingsJob(click.event_id), function_arn)
         return HttpReply(200)
 
-    def _posted(self, about: str) -> ChangeRecord:
-        """The record a click's message belongs to: the change, or the first member of the
-        group message (its members share their message and route). UnknownChange when
-        not on record."""
-        if not about.startswith(BATCH_PREFIX):
-            return self._store.require(about)
-        members = self._store.batch_members(about.removeprefix(BATCH_PREFIX))
-        return self._store.require(members[0])
-
     def _click_batch(
-        self, click: Click, write: temporary.Write, function_arn: str | None, slack: SlackReplies
+        self,
+        click: Click,
+        members: list[str],
+        write: temporary.Write,
+        function_arn: str | None,
+        slack: SlackReplies,
     ) -> list[ChangeRecord]:
         """The click's write on every member of a group message, each a conditional write of
         its own: a member decided already keeps its decision and the clicker is told."""
         batch_id = click.event_id.removeprefix(BATCH_PREFIX)
-        members = self._store.batch_members(batch_id)
         decided: list[ChangeRecord] = []
         refused: list[SgrevertError] = []
         for event_id in members:
@@ -579,6 +576,7 @@ class Responder:
             return []
 
     def _members(self, about: str) -> list[str]:
+        """The change, or the members of the group message `about`; [] for no such group."""
         if not about.startswith(BATCH_PREFIX):
             return [about]
         try:

@@ -162,11 +162,11 @@ def is_group(approver: str) -> bool:
 
 
 def may_decide(user: str, approvers: Collection[str], groups: UserGroups) -> bool:
-    """Whether `user` may approve or deny: anyone when no approvers are configured (as
-    `interaction.check_approver` rules); else a user listed directly (no lookup), or a
-    member of a listed group. Groups already known are tried before any is looked up.
-    Raises UserGroupUnreadable, for the first group that could not be read, when no other
-    entry allows the user: an unreadable group refuses, it never lets anyone through."""
+    """Whether `user` may approve or deny: anyone when no approvers are configured; else a
+    user listed directly (no lookup), or a member of a listed group. Groups already known
+    are tried before any is looked up. Raises UserGroupUnreadable, for the first group that
+    could not be read, when no other entry allows the user: an unreadable group refuses, it
+    never lets anyone through."""
     if not approvers or user in approvers:
         return True
     listed = list(dict.fromkeys(a for a in approvers if is_group(a)))  # in order, once each

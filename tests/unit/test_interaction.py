@@ -12,6 +12,7 @@ import pytest
 
 from sandbox.clicks import NoSuchButton, SlackUser, block_actions_payload, signed_request
 from sgrevert.blocks import Message, message, reminder_reply
+from sgrevert.click_checks import check_decider
 from sgrevert.errors import (
     AlreadyApproved,
     AlreadyDecided,
@@ -27,12 +28,12 @@ from sgrevert.interaction import (
     BadInteraction,
     NotAllowed,
     TemporaryNotConfigured,
-    check_approver,
     explain,
     parse_click,
 )
 from sgrevert.model import Actor, Approval, Change, ChangeRecord, State, Step, Transition
 from sgrevert.slack_request import HttpRequest, verified_body
+from sgrevert.usergroups import UserGroups
 from tests.support import SIGNING_SECRET
 
 EVENT_ID = "6f1c2b0e-8a2d-4c47-9d1e-3b5a7f0c9e21"
@@ -128,10 +129,12 @@ def test_given_anything_but_one_approve_or_deny_click_when_parsed_then_it_is_rej
 
 
 def test_given_no_approvers_when_anyone_clicks_then_they_may_decide() -> None:
-    check_approver("U0ANYONE", frozenset())
-    check_approver("U0ALICE", frozenset({"U0ALICE"}))
+    # Users alone: no user group is looked up, so no Slack client is ever built.
+    groups = UserGroups(lambda: pytest.fail("no user group to look up"))
+    check_decider("U0ANYONE", frozenset(), groups)
+    check_decider("U0ALICE", frozenset({"U0ALICE"}), groups)
     with pytest.raises(NotAllowed):
-        check_approver("U0MALLORY", frozenset({"U0ALICE"}))
+        check_decider("U0MALLORY", frozenset({"U0ALICE"}), groups)
 
 
 def test_given_each_refusal_when_explained_then_the_clicker_learns_why() -> None:
