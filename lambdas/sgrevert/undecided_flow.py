@@ -64,13 +64,16 @@ class UndecidedSteps:
             return self.deny(job, target_arn)
         return self.arm(job.event_id, target_arn)
 
-    def arm(self, about: str, target_arn: str | None) -> dict[str, Any]:
-        """Schedule the next reminder and the fail-closed deny `about` is owed."""
+    def arm(
+        self, about: str, target_arn: str | None, *, deny: bool = True, nudge: bool = True
+    ) -> dict[str, Any]:
+        """Schedule the next reminder and the fail-closed deny `about` is owed (`deny` or
+        `nudge` False: that one stands as it was scheduled)."""
         steps = next_steps(about, self._records(about), self._rules)
         now = self._clock()
         log: dict[str, Any] = {"about": about}
         done: dict[str, Any] = {"event_id": about, "nudge": None, "deny_at": None}
-        if steps.deny_at is not None:
+        if deny and steps.deny_at is not None:
             done["deny_at"] = iso(steps.deny_at)
             if steps.deny_at <= now:  # posted late, or this ran late: no schedule in the past
                 return {**done, **self.deny(DenyUndecidedJob(about, steps.deny_at), target_arn)}
@@ -81,7 +84,7 @@ class UndecidedSteps:
                 target_arn,
                 f"sgrevert: deny {about} unless approved by {iso(steps.deny_at)}",
             )
-        if steps.nudge is not None:
+        if nudge and steps.nudge is not None:
             done["nudge"] = steps.nudge.number
             job = NudgeJob(about, steps.nudge.number)
             if steps.nudge.at <= now:
@@ -121,8 +124,8 @@ class UndecidedSteps:
             return {"event_id": job.event_id, "reminded": 0}
         posted = self._post_thread(job.event_id)
         logger.info("undecided change reminded", extra={**log, "posted": posted})
-        if job.number < remind.times:
-            self.arm(job.event_id, target_arn)
+        if job.number < remind.times:  # the fail-closed deny keeps its schedule
+            self.arm(job.event_id, target_arn, deny=False)
         return {"event_id": job.event_id, "reminded": reminded, "posted": posted}
 
     def deny(self, job: DenyUndecidedJob, target_arn: str | None) -> dict[str, Any]:
@@ -147,8 +150,8 @@ class UndecidedSteps:
         log["denied"] = len(denied)
         logger.warning("undecided changes denied by policy", extra=log)
         result = self._revert(RevertJob(job.event_id, DENY_UNDECIDED))
-        if len(records) > len(denied):
-            self.arm(job.event_id, target_arn)
+        if len(records) > len(denied):  # the rest's reminders keep their schedule
+            self.arm(job.event_id, target_arn, nudge=False)
         return {**result, "denied": len(denied)}
 
     def _put(
