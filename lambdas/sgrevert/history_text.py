@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 from sgrevert.context_text import MRKDWN, SLACK_USER, Words
 from sgrevert.durations import duration_words, remind_at
 from sgrevert.model import EXPIRY_PREFIX, Approval, ChangeRecord, State, Step, Transition
+from sgrevert.slack_ids import SLACK_USER_GROUP
 
 MAX_WHO = 120
 MAX_WHY = 1500
-USER_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")  # a Slack user group's id
 _DEADLINE_STEPS = (Step.ALLOWED_UNTIL, Step.EXTENDED)
 # What the store writes in `why`: an APPROVAL's "1 of 2" (", for 1 h" after Allow for…),
 # and the last of several approvals' "(2 of 2)" at the end of its decision.
@@ -51,7 +51,7 @@ def mention(target: str, words: Words = MRKDWN) -> str:
     plain words their id ("user group S…")."""
     if SLACK_USER.match(target):
         return f"<@{target}>" if words.mrkdwn else target
-    if USER_GROUP.match(target):
+    if SLACK_USER_GROUP.fullmatch(target):
         return f"<!subteam^{target}>" if words.mrkdwn else f"user group {target}"
     return words.text(target, MAX_WHO)
 

@@ -108,8 +108,9 @@ class MessagePoster:
                 if not claimed:
                     return True
             # A fail-closed change shows its deadline from the moment it is posted.
-            deadlines = {r.event_id: deny_at(r, self._review, now) for r in claimed}
-            claimed = [replace(r, deny_at=deadlines[r.event_id] or r.deny_at) for r in claimed]
+            claimed = [
+                replace(r, deny_at=deny_at(r, self._review, now) or r.deny_at) for r in claimed
+            ]
             batch: str | None = None
             if len(claimed) > 1:
                 batch = uuid.uuid4().hex[:24]

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sgrevert.risk import Risk
-from sgrevert.slack_ids import read_ids
+from sgrevert.slack_ids import is_group, read_ids
 
 REMIND_KEYS = frozenset({"at_or_above", "after_minutes", "every_minutes", "times", "escalate_to"})
 MAX_MINUTES = 7 * 24 * 60  # a week: longer, nobody is waiting on the change any more
@@ -272,7 +272,7 @@ def too_few_approvers(
     """Why `approvers` (users U…/W… and user groups S…) could never give the approvals a
     level at or above `lowest` requires, or None. Only users can be counted: with a user
     group among them, or none listed (anyone decides), it cannot be told."""
-    if not approvers or any(a.startswith("S") for a in approvers):
+    if not approvers or any(is_group(a) for a in approvers):
         return None
     needed = [
         (count, level)

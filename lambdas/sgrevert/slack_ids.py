@@ -11,6 +11,12 @@ from typing import Any
 
 SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,31}")
 SLACK_USER_GROUP = re.compile(r"S[A-Z0-9]{2,31}")
+GROUP_PREFIX = "S"  # user group ids; user ids start with U or W
+
+
+def is_group(approver: str) -> bool:
+    """An approver that is a user group (its members decide), not a user."""
+    return approver.startswith(GROUP_PREFIX)
 
 
 def read_ids(items: Sequence[Any], path: str, errors: list[str]) -> tuple[str, ...]:

@@ -29,11 +29,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from sgrevert.errors import SgrevertError
+from sgrevert.slack_ids import is_group
 
 SCOPE = "usergroups:read"
 MAX_AGE_SECONDS = 300.0
 RETRY_AFTER_SECONDS = 30.0
-GROUP_PREFIX = "S"  # user group ids; user ids start with U or W
 
 
 class UserGroupUnreadable(SgrevertError):
@@ -155,10 +155,6 @@ def _retry_after_header(headers: Mapping[str, Any]) -> float:
         return max(0.0, float(value)) if value is not None else 0.0
     except ValueError:
         return 0.0
-
-
-def is_group(approver: str) -> bool:
-    return approver.startswith(GROUP_PREFIX)
 
 
 def may_decide(user: str, approvers: Collection[str], groups: UserGroups) -> bool:
