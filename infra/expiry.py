@@ -16,16 +16,14 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra import nag
 from infra.function import SgrevertFunction
-from infra.monitoring import PERIOD
+from infra.monitoring import PERIOD, alarm, topic_action
 
 SCHEDULER_SERVICE = "scheduler.amazonaws.com"
 SCHEDULE_ACTIONS = [
@@ -132,27 +130,19 @@ class Expiry(Construct):
         metric = cloudwatch.Metric(
             namespace=namespace, metric_name=METRIC_NAME, period=PERIOD, statistic="Sum"
         )
-        alarm = metric.create_alarm(
+        return alarm(
             self,
             "ScheduleFailuresAlarm",
-            alarm_description=(
+            metric,
+            (
                 "An expiry schedule could not be created, updated or deleted, or an undecided "
                 f"change's reminder or fail-closed deny scheduled: search the responder's logs "
                 f"for '{SCHEDULE_FAILED}' or '{UNDECIDED_SCHEDULE_FAILED}' and read its reason "
                 "(check the schedule group, the scheduler role and the responder's grants). "
                 "The approval or the change stands; the detector's sweep does the step late"
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic_action(self, alarm_topic_arn),
         )
-        if alarm_topic_arn:
-            topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn)
-            action = cw_actions.SnsAction(topic)
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
-        return alarm
 
 
 def _as_nag_shows(stack: cdk.Stack, arn: str) -> str:

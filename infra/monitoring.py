@@ -35,11 +35,7 @@ class Monitoring(Construct):
         event_dead_letters: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._action = (
-            cw_actions.SnsAction(sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn))
-            if alarm_topic_arn
-            else None
-        )
+        self._action = topic_action(self, alarm_topic_arn)
         self.alarms: list[cloudwatch.Alarm] = []
         for label, function in functions.items():
             self._alarm(
@@ -88,16 +84,46 @@ class Monitoring(Construct):
     def _alarm(
         self, name: str, metric: cloudwatch.Metric, description: str, threshold: float = 1
     ) -> None:
-        alarm = metric.create_alarm(
-            self,
-            name,
-            alarm_description=description,
-            threshold=threshold,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        self.alarms.append(
+            alarm(self, name, metric, description, self._action, threshold=threshold)
         )
-        if self._action is not None:
-            alarm.add_alarm_action(self._action)
-            alarm.add_ok_action(self._action)
-        self.alarms.append(alarm)
+
+
+def topic_action(scope: Construct, alarm_topic_arn: str | None) -> cw_actions.SnsAction | None:
+    """The action that notifies `alarm_topic_arn` (a construct `AlarmTopic` in `scope`), or
+    None when no topic is set."""
+    if not alarm_topic_arn:
+        return None
+    return cw_actions.SnsAction(sns.Topic.from_topic_arn(scope, "AlarmTopic", alarm_topic_arn))
+
+
+def alarm(
+    scope: Construct,
+    name: str,
+    metric: cloudwatch.Metric,
+    description: str,
+    action: cw_actions.SnsAction | None,
+    *,
+    threshold: float = 1,
+    periods: int = 1,
+    datapoints_to_alarm: int | None = None,
+    comparison: cloudwatch.ComparisonOperator = (
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+    ),
+) -> cloudwatch.Alarm:
+    """An alarm on `metric` that is quiet without data and tells `action` (when set) when it
+    fires and when it is OK again: every alarm of the stack is made so."""
+    made = metric.create_alarm(
+        scope,
+        name,
+        alarm_description=description,
+        threshold=threshold,
+        evaluation_periods=periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        comparison_operator=comparison,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    if action is not None:
+        made.add_alarm_action(action)
+        made.add_ok_action(action)
+    return made

@@ -19,11 +19,9 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.monitoring import PERIOD
+from infra.monitoring import PERIOD, alarm, topic_action
 from infra.settings import Settings
 from sgrevert import metrics
 
@@ -58,13 +56,7 @@ class Operations(Construct):
         """`existing_alarms`: the stack's other alarms (functions, queues, API, schedules),
         shown on the dashboard with these."""
         super().__init__(scope, construct_id)
-        self._action = (
-            cw_actions.SnsAction(
-                sns.Topic.from_topic_arn(self, "AlarmTopic", settings.alarm_topic_arn)
-            )
-            if settings.alarm_topic_arn
-            else None
-        )
+        self._action = topic_action(self, settings.alarm_topic_arn)
         self._schedule = cdk.Duration.minutes(max(MIN_PERIOD_MINUTES, settings.schedule_minutes))
         self.alarms: list[cloudwatch.Alarm] = []
         self._lag_alarms(settings)
@@ -135,20 +127,19 @@ class Operations(Construct):
             cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         ),
     ) -> None:
-        alarm = watched.create_alarm(
-            self,
-            name,
-            alarm_description=description,
-            threshold=threshold,
-            evaluation_periods=periods,
-            datapoints_to_alarm=periods,
-            comparison_operator=comparison,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        self.alarms.append(
+            alarm(
+                self,
+                name,
+                watched,
+                description,
+                self._action,
+                threshold=threshold,
+                periods=periods,
+                datapoints_to_alarm=periods,
+                comparison=comparison,
+            )
         )
-        if self._action is not None:
-            alarm.add_alarm_action(self._action)
-            alarm.add_ok_action(self._action)
-        self.alarms.append(alarm)
 
     # -- the dashboard -------------------------------------------------------------------------
 
