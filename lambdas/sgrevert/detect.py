@@ -136,9 +136,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         load_credentials(config.slack.secret_arn),
         resend_on_connection_error=False,
     )
-    store = ChangeStore(aws.table(config.table_name, base))
     detector = Detector(
-        store=store,
+        store=ChangeStore(aws.table(config.table_name, base)),
         poster=ChannelPoster(slack, config.channel_id),
         clock=_clock,
         time_left=_time_left(context),
